@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make run    build everything, prepare the demo sky, open the dashboard
+#   make test   lint and the whole test suite (what .ci/run calls)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test prepare install install-dev screenshots
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+prepare: install
+	$(BIN)/python -m morph_core prepare
+
+run: prepare
+	$(BIN)/streamlit run Home.py
+
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+screenshots: prepare install-dev
+	$(BIN)/python docs/screenshots.py

@@ -1,0 +1,134 @@
+"""Command line: ``python -m morph_core prepare <dataset>`` and ``datasets``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from morph_core.datasets import (
+    available_datasets,
+    encoder_spec,
+    folder_entry,
+    resolve_dataset,
+)
+from morph_core.errors import MorphCoreError
+from morph_core.manifest import load_manifest
+from morph_core.prepare import prepare
+from morph_core.workspace import open_workspace
+
+logger = logging.getLogger("morph_core")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (2 for a problem the user can fix)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return args.func(args)
+    except MorphCoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m morph_core", description=__doc__)
+    parser.add_argument(
+        "--workspace", type=Path, help="workspace root (MORPH_WORKSPACE)"
+    )
+    sub = parser.add_subparsers(required=True)
+
+    p = sub.add_parser("prepare", help="catalogue -> features -> PCA -> UMAP")
+    p.add_argument("dataset", nargs="?", help="manifest name (default: the demo sky)")
+    p.add_argument("--folder", type=Path, help="your own folder of JPEG/PNG cutouts")
+    p.add_argument("--catalog", default="catalog.csv", help="CSV in/for --folder")
+    p.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="OURS=THEIRS",
+        help="map a CSV column, e.g. galaxy_id=objid (repeatable)",
+    )
+    p.add_argument("--weights", help="manifest weights name or .safetensors path")
+    p.add_argument("--limit", type=int, help="only the first N catalogue rows")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, default=1, help="image decoding processes")
+    p.set_defaults(func=_prepare)
+
+    d = sub.add_parser("datasets", help="list datasets and whether they are prepared")
+    d.set_defaults(func=_datasets)
+    return parser
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    manifest = load_manifest()
+    if args.folder:
+        columns = dict(_pair(c) for c in args.column)
+        name = args.dataset or args.folder.resolve().name
+        entry = folder_entry(name, args.folder, args.catalog, columns)
+    else:
+        entry = resolve_dataset(
+            args.dataset or manifest.default_dataset, manifest, args.workspace
+        )
+    spec = encoder_spec(args.weights, manifest)
+    workspace = open_workspace(entry.name, args.workspace)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage) or bars.setdefault(
+            stage, tqdm(total=total, desc=f"{stage:>7}", leave=True)
+        )
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    try:
+        summary = prepare(
+            entry,
+            workspace,
+            spec,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            progress=progress,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(f"\nPrepared {summary.dataset!r} in {workspace.path}")
+    print(f"  galaxies   {summary.n_galaxies}")
+    print(f"  embedded   {summary.n_embedded} new ({summary.encoder})")
+    variance = ", ".join(
+        f"PCA-{k} {v:.1%}" for k, v in summary.variance_explained.items()
+    )
+    print(f"  variance   {variance}")
+    print(f"  skipped    {len(summary.skipped)}")
+    for reason, n in summary.skipped["reason"].value_counts().head(10).items():
+        print(f"    {n:6d} x {reason}")
+    seconds = ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds.items())
+    print(f"  seconds    {seconds} (total {sum(summary.seconds.values()):.1f}s)")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    manifest = load_manifest()
+    for name in available_datasets(manifest, args.workspace):
+        summary = open_workspace(name, args.workspace).summary()
+        state = (
+            f"{summary['n_galaxies']} galaxies prepared" if summary else "not prepared"
+        )
+        print(f"{name:20s} {state}")
+    return 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    ours, sep, theirs = text.partition("=")
+    if not sep or not ours or not theirs:
+        raise MorphCoreError(
+            f"--column needs OURS=THEIRS, e.g. galaxy_id=objid, not {text!r}"
+        )
+    return ours, theirs

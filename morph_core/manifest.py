@@ -1,0 +1,177 @@
+"""The dataset and weights manifest (``data_manifest.yaml``), loaded and validated.
+
+Every dataset and weights file the app knows is one entry: where it comes from
+(a generator, a folder, a URL), what files to expect, a checksum where the bytes
+are fixed, its licence and its citation.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from morph_core import settings
+from morph_core.errors import ManifestError
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    url: str | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    licence: str
+    citation: str
+
+
+class DatasetEntry(_Entry):
+    """A dataset: a generated survey or a folder of images with a CSV catalogue."""
+
+    kind: Literal["dataset"]
+    source: Literal["synthetic", "image_folder"]
+    path: str | None = None
+    catalog: str = "catalog.csv"
+    columns: dict[str, str] = Field(default_factory=dict)
+    sky_from_name: bool = False
+    params: dict[str, int | float | str] = Field(default_factory=dict)
+    expected_files: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _folder_needs_path(self) -> DatasetEntry:
+        if self.source == "image_folder" and not self.path:
+            raise ValueError("an image_folder dataset needs 'path'")
+        return self
+
+    def folder(self) -> Path | None:
+        """The dataset's folder with ``${MORPH_SHARED_DATA}`` expanded, if any."""
+        return resolve_path(self.path) if self.path else None
+
+
+class WeightsEntry(_Entry):
+    """Encoder weights: a safetensors file, or a documented generator."""
+
+    kind: Literal["weights"]
+    architecture: str
+    channels: Literal[1, 3] = 1
+    image_size: int = Field(default=128, ge=32, le=1024)
+    crop_fraction: float = Field(default=224 / 300, gt=0, le=1)
+    file: str | None = None
+    generator: str | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _file_or_generator(self) -> WeightsEntry:
+        if (self.file is None) == (self.generator is None):
+            raise ValueError("a weights entry needs exactly one of 'file', 'generator'")
+        return self
+
+
+Entry = Annotated[DatasetEntry | WeightsEntry, Field(discriminator="kind")]
+
+
+class Manifest(BaseModel):
+    """All entries, plus which dataset and weights the app opens by default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_dataset: str
+    default_weights: str
+    entries: list[Entry]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        names = [e.name for e in self.entries]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate entry names: {', '.join(dupes)}")
+        if self.default_dataset not in self.datasets:
+            raise ValueError(f"default_dataset {self.default_dataset!r} is no dataset")
+        if self.default_weights not in self.weights:
+            raise ValueError(f"default_weights {self.default_weights!r} is no weights")
+        return self
+
+    @property
+    def datasets(self) -> dict[str, DatasetEntry]:
+        return {e.name: e for e in self.entries if isinstance(e, DatasetEntry)}
+
+    @property
+    def weights(self) -> dict[str, WeightsEntry]:
+        return {e.name: e for e in self.entries if isinstance(e, WeightsEntry)}
+
+    def dataset(self, name: str) -> DatasetEntry:
+        """The dataset entry called ``name``; a clear error listing the known ones."""
+        if name not in self.datasets:
+            known = ", ".join(sorted(self.datasets))
+            raise ManifestError(
+                f"dataset {name!r} is not in the manifest (known: {known}); "
+                "for your own images use --folder"
+            )
+        return self.datasets[name]
+
+    def weight(self, name: str) -> WeightsEntry:
+        """The weights entry called ``name``; a clear error listing the known ones."""
+        if name not in self.weights:
+            known = ", ".join(sorted(self.weights))
+            raise ManifestError(f"weights {name!r} are not in the manifest ({known})")
+        return self.weights[name]
+
+
+def resolve_path(value: str) -> Path:
+    """Expand ``${MORPH_SHARED_DATA}``; relative paths are from the project root."""
+    expanded = re.sub(
+        r"\$\{MORPH_SHARED_DATA\}",
+        str(settings.shared_data_dir()).replace("\\", "/"),
+        value,
+    )
+    path = Path(expanded)
+    return path if path.is_absolute() else settings.PROJECT_ROOT / path
+
+
+def load_manifest(path: Path | None = None) -> Manifest:
+    """Read and validate the manifest.
+
+    Parameters
+    ----------
+    path : Path, optional
+        Defaults to :func:`morph_core.settings.manifest_path`.
+
+    Raises
+    ------
+    ManifestError
+        The file is missing, is not YAML, or an entry is invalid; the message
+        names the entry and the field.
+    """
+    path = path or settings.manifest_path()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as e:
+        raise ManifestError(f"manifest not found: {path}") from e
+    except yaml.YAMLError as e:
+        raise ManifestError(f"manifest {path} is not valid YAML: {e}") from e
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as e:
+        raise ManifestError(f"manifest {path} is invalid:\n{_describe(e, raw)}") from e
+
+
+def _describe(error: ValidationError, raw: object) -> str:
+    lines = []
+    for err in error.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] == "entries" and isinstance(raw, dict):
+            try:
+                where = f"entry {raw['entries'][loc[1]]['name']!r}: " + ".".join(
+                    str(p) for p in loc[3:] or loc[2:]
+                )
+            except (KeyError, IndexError, TypeError):
+                pass
+        lines.append(f"  - {where}: {err['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,26 @@
+"""Where things live: project root, workspaces, the manifest and the real test data.
+
+Each location can be moved with an environment variable, so tests, CI and a
+deployment can point the same code elsewhere without copying data.
+"""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def workspace_root() -> Path:
+    """Folder holding one sub-folder per prepared dataset (``MORPH_WORKSPACE``)."""
+    return Path(os.environ.get("MORPH_WORKSPACE", PROJECT_ROOT / "workspace"))
+
+
+def manifest_path() -> Path:
+    """The dataset and weights manifest (``MORPH_MANIFEST``)."""
+    return Path(os.environ.get("MORPH_MANIFEST", PROJECT_ROOT / "data_manifest.yaml"))
+
+
+def shared_data_dir() -> Path:
+    """Real labelled image sets beside the project (``MORPH_SHARED_DATA``)."""
+    default = PROJECT_ROOT.parent / "shared" / "data"
+    return Path(os.environ.get("MORPH_SHARED_DATA", default))

@@ -1,0 +1,107 @@
+"""Shared fixtures: a tiny manifest and sky, isolated workspaces, a bad-input folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from morph_core import settings
+
+TINY_IMAGE_SIZE = 32  # encoder input in tests: fast, same code path
+
+
+def write_tiny_manifest(path: Path) -> Path:
+    """The project's manifest with a 48-galaxy sky and a 32-px encoder."""
+    raw = yaml.safe_load(settings.manifest_path().read_text())
+    for entry in raw["entries"]:
+        if entry["name"] == "synthetic":
+            entry["params"] = {"n_galaxies": 48, "image_size": 64, "seed": 0}
+        if entry["kind"] == "weights":
+            entry["image_size"] = TINY_IMAGE_SIZE
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def tiny_manifest(tmp_path: Path) -> Path:
+    return write_tiny_manifest(tmp_path / "manifest.yaml")
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_manifest: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point MORPH_WORKSPACE and MORPH_MANIFEST at this test's own folders."""
+    root = tmp_path / "workspace"
+    monkeypatch.setenv("MORPH_WORKSPACE", str(root))
+    monkeypatch.setenv("MORPH_MANIFEST", str(tiny_manifest))
+    return root
+
+
+@pytest.fixture(scope="session")
+def prepared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace root holding the tiny synthetic sky, prepared once per session."""
+    from morph_core.datasets import encoder_spec
+    from morph_core.manifest import load_manifest
+    from morph_core.prepare import prepare
+    from morph_core.workspace import open_workspace
+
+    base = tmp_path_factory.mktemp("prepared")
+    manifest = load_manifest(write_tiny_manifest(base / "manifest.yaml"))
+    root = base / "workspace"
+    prepare(
+        manifest.dataset("synthetic"),
+        open_workspace("synthetic", root),
+        encoder_spec(None, manifest),
+        num_workers=0,
+    )
+    return root
+
+
+@pytest.fixture
+def prepared_env(
+    prepared_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A private copy of the prepared workspace, with the tiny manifest in force."""
+    root = tmp_path / "workspace"
+    shutil.copytree(prepared_root, root)
+    monkeypatch.setenv("MORPH_WORKSPACE", str(root))
+    monkeypatch.setenv("MORPH_MANIFEST", str(prepared_root.parent / "manifest.yaml"))
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """A user's folder: 8 good cutouts and every kind of bad input, with a CSV."""
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(8):
+        pixels = rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"g{i}.jpg")
+        rows.append((f"g{i}", f"g{i}.jpg", 150 + i, 2.0))
+    good = (folder / "g0.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (folder / "notes.png").write_text("not an image")
+    Image.fromarray(rng.integers(0, 65535, (40, 40), dtype=np.uint16)).save(
+        folder / "deep.png"
+    )
+    Image.new("CMYK", (40, 40), (10, 200, 30, 0)).save(folder / "cmyk.jpg")
+    Image.new("RGBA", (40, 40), (200, 10, 30, 128)).save(folder / "alpha.png")
+    rows += [
+        ("bad_truncated", "truncated.jpg", 151, 2.0),
+        ("bad_text", "notes.png", 152, 2.0),
+        ("deep16", "deep.png", 153, 2.0),
+        ("cmyk", "cmyk.jpg", 154, 2.0),
+        ("rgba", "alpha.png", 155, 2.0),
+        ("bad_missing", "nowhere.jpg", 156, 2.0),
+        ("g1", "g1.jpg", 157, 2.0),  # duplicate id
+        ("bad_dec", "g2.jpg", 158, 95.0),
+    ]
+    lines = ["galaxy_id,file,ra,dec"] + [f"{a},{b},{c},{d}" for a, b, c, d in rows]
+    (folder / "catalog.csv").write_text("\n".join(lines) + "\n")
+    return folder

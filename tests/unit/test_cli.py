@@ -1,0 +1,50 @@
+import subprocess
+import sys
+
+from morph_core.cli import main
+from morph_core.settings import PROJECT_ROOT
+from morph_core.workspace import open_workspace
+
+
+def test_prepare_prints_a_summary_and_is_cached(env, capsys):
+    assert main(["prepare", "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Prepared 'synthetic'" in out and "galaxies   48" in out
+    assert "embedded   48 new" in out and "PCA-10" in out and "seconds" in out
+    assert main(["prepare", "synthetic"]) == 0
+    assert "embedded   0 new" in capsys.readouterr().out
+    assert main(["datasets"]) == 0
+    assert "synthetic            48 galaxies prepared" in capsys.readouterr().out
+
+
+def test_own_folder_reports_skipped_reasons(env, image_folder, capsys):
+    assert (
+        main(["prepare", "mine", "--folder", str(image_folder), "--workers", "0"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "skipped    5" in out and "image file not found" in out
+    assert open_workspace("mine", env).summary()["n_galaxies"] == 11
+    # prepared once, the folder is known by name
+    assert main(["prepare", "mine"]) == 0
+
+
+def test_user_errors_exit_2_with_a_message(env, tmp_path, capsys):
+    assert main(["prepare", "nope"]) == 2
+    assert "error: dataset 'nope' is not in the manifest" in capsys.readouterr().err
+    assert main(["prepare", "x", "--folder", str(tmp_path / "absent")]) == 2
+    assert "folder not found" in capsys.readouterr().err
+    assert main(["prepare", "x", "--folder", str(tmp_path), "--column", "objid"]) == 2
+    assert "OURS=THEIRS" in capsys.readouterr().err
+    assert main(["prepare", "--weights", "nothing"]) == 2
+    assert "neither a manifest entry" in capsys.readouterr().err
+
+
+def test_module_entry_point(env):
+    result = subprocess.run(
+        [sys.executable, "-m", "morph_core", "prepare", "nope"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "not in the manifest" in result.stderr

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from morph_core import images
+from morph_core.errors import ImageError
+from morph_core.images import load_image
+
+
+def test_colour_jpeg_to_grey_and_rgb(tmp_path):
+    path = tmp_path / "a.jpg"
+    Image.new("RGB", (30, 20), (200, 100, 50)).save(path)
+    grey = load_image(path)
+    rgb = load_image(path, channels=3)
+    assert grey.shape == (20, 30) and grey.dtype == np.uint8
+    assert rgb.shape == (20, 30, 3) and abs(int(rgb[0, 0, 0]) - 200) < 5
+
+
+def test_16_bit_image_is_stretched_to_full_range(tmp_path):
+    path = tmp_path / "deep.png"
+    ramp = np.linspace(1000, 3000, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(path)
+    grey = load_image(path)
+    assert grey.min() == 0 and grey.max() == 255
+    assert load_image(path, channels=3).shape == (64, 64, 3)
+
+
+def test_cmyk_and_rgba_become_rgb(tmp_path):
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(tmp_path / "c.jpg")
+    assert load_image(tmp_path / "c.jpg", 3)[0, 0, 0] > 200  # CMYK red stays red
+    Image.new("RGBA", (8, 8), (255, 255, 255, 0)).save(tmp_path / "t.png")
+    assert load_image(tmp_path / "t.png", 3).max() == 0  # transparent over black sky
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty file"), (b"hello", "not an image")],
+)
+def test_bad_files_raise_clear_errors(tmp_path, content, message):
+    path = tmp_path / "x.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=message):
+        load_image(path)
+
+
+def test_truncated_and_missing(tmp_path):
+    path = tmp_path / "a.jpg"
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
+    path.write_bytes(path.read_bytes()[:400])
+    with pytest.raises(ImageError, match="unreadable image"):
+        load_image(path)
+    with pytest.raises(ImageError, match="missing file"):
+        load_image(tmp_path / "absent.jpg")
+
+
+def test_huge_images_are_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.new("L", (100, 100)).save(path)
+    monkeypatch.setattr(images, "MAX_PIXELS", 5000)
+    with pytest.raises(ImageError, match="image too large"):
+        load_image(path)

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from morph_core.datasets import encoder_spec, folder_entry
+from morph_core.errors import CatalogError
+from morph_core.manifest import load_manifest
+from morph_core.prepare import STAGES, prepare
+from morph_core.workspace import open_workspace
+
+
+@pytest.fixture
+def setup(env):
+    manifest = load_manifest()
+    return manifest, encoder_spec(None, manifest), env
+
+
+def test_synthetic_end_to_end_then_cached(setup):
+    manifest, spec, root = setup
+    ws = open_workspace("synthetic", root)
+    stages = []
+    first = prepare(
+        manifest.dataset("synthetic"),
+        ws,
+        spec,
+        num_workers=0,
+        progress=lambda s, d, n: stages.append(s),
+    )
+    assert first.n_galaxies == 48 and first.n_embedded == 48 and len(first.skipped) == 0
+    assert list(dict.fromkeys(stages)) == list(STAGES)
+    features = np.array(ws.features())
+    assert features.shape == (48, 1280) and np.isfinite(features).all()
+    assert ws.pca_features(10).shape == (48, 10)
+    assert ws.umap().shape == (48, 2)
+    assert (
+        ws.catalog()["galaxy_id"].tolist()
+        == ws.read_table(f"{ws.features_dir()}/embedded.parquet")["galaxy_id"].tolist()
+    )
+    v = first.variance_explained
+    assert 0 < v["10"] < v["15"] < v["40"] <= 1
+
+    mtimes = {p: p.stat().st_mtime_ns for p in ws.path.rglob("*.np*")}
+    second = prepare(manifest.dataset("synthetic"), ws, spec, num_workers=0)
+    assert second.n_embedded == 0
+    assert {p: p.stat().st_mtime_ns for p in ws.path.rglob("*.np*")} == mtimes
+    np.testing.assert_array_equal(np.array(ws.features()), features)
+
+
+def test_only_changed_images_are_embedded_again(setup, image_folder):
+    manifest, spec, root = setup
+    entry = folder_entry("mine", image_folder)
+    ws = open_workspace("mine", root)
+    prepare(entry, ws, spec, num_workers=0)
+    before = np.array(ws.features())
+    Image.new("RGB", (48, 48), (250, 250, 250)).save(image_folder / "g3.jpg")
+    summary = prepare(entry, ws, spec, num_workers=0)
+    assert summary.n_embedded == 1
+    after = np.array(ws.features())
+    changed = np.flatnonzero(np.abs(after - before).sum(1) > 0)
+    assert ws.catalog()["galaxy_id"][changed].tolist() == ["g3"]
+
+
+def test_bad_inputs_are_skipped_with_reasons_and_the_rest_prepares(setup, image_folder):
+    manifest, spec, root = setup
+    summary = prepare(
+        folder_entry("mine", image_folder),
+        open_workspace("mine", root),
+        spec,
+        num_workers=0,
+    )
+    ids = set(open_workspace("mine", root).catalog()["galaxy_id"])
+    assert ids == {f"g{i}" for i in range(8)} | {"deep16", "cmyk", "rgba"}
+    reasons = dict(
+        zip(summary.skipped["galaxy_id"], summary.skipped["reason"], strict=True)
+    )
+    assert reasons["bad_missing"] == "image file not found"
+    assert reasons["g1"].startswith("duplicate galaxy_id")
+    assert reasons["bad_dec"].startswith("dec outside")
+    assert "unreadable image" in reasons["bad_truncated"]
+    assert "not an image" in reasons["bad_text"]
+    assert len(summary.skipped) == 5
+
+
+def test_a_failed_prepare_leaves_the_previous_one_intact(setup, image_folder):
+    manifest, spec, root = setup
+    entry = folder_entry("mine", image_folder)
+    ws = open_workspace("mine", root)
+    prepare(entry, ws, spec, num_workers=0)
+    record, features = ws.summary(), np.array(ws.features())
+    (image_folder / "catalog.csv").write_text("galaxy_id,file\nx,absent.jpg\n")
+    with pytest.raises(CatalogError, match="no galaxy could be prepared .*not found"):
+        prepare(entry, ws, spec, num_workers=0)
+    assert ws.summary() == record
+    np.testing.assert_array_equal(np.array(ws.features()), features)
+    assert len(ws.catalog()) == 11
+
+
+def test_folder_without_csv_lists_images(setup, tmp_path):
+    manifest, spec, root = setup
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("L", (40, 40), 40 * i).save(folder / f"gal_{i}.png")
+    summary = prepare(
+        folder_entry("plain", folder),
+        open_workspace("plain", root),
+        spec,
+        num_workers=0,
+    )
+    assert summary.n_galaxies == 3
+    assert open_workspace("plain", root).catalog()["galaxy_id"].tolist() == [
+        "gal_0",
+        "gal_1",
+        "gal_2",
+    ]
+
+
+def test_missing_dataset_folder_says_how_to_fix(setup, tmp_path):
+    manifest, spec, root = setup
+    entry = manifest.dataset("gz1_sdss").model_copy(
+        update={"path": str(tmp_path / "no")}
+    )
+    with pytest.raises(CatalogError, match="MORPH_SHARED_DATA"):
+        prepare(entry, open_workspace("gz1_sdss", root), spec)
