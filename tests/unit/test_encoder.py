@@ -4,7 +4,8 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from morph_core.encoder_spec import EncoderSpec, build_encoder, embed_files
+from morph_core.encoder import build_encoder, embed_files
+from morph_core.encoder_spec import EncoderSpec
 from morph_core.errors import WeightsError
 
 TINY = EncoderSpec(image_size=32)

@@ -1,0 +1,154 @@
+"""Embedding throughput: raw forward vs image files -> features, and prepare timings.
+
+Usage: ``.venv/bin/python benchmarks/embedding.py [--n 512]``
+
+Measures, in one run on this machine, at 128 and 224 px (greyscale
+efficientnet_b0, channels-last, batch 32):
+- ``raw_img_s``: model forward on tensors already in memory;
+- ``end_to_end_img_s``: ``embed_files`` from JPEG files (decode, resize, crop,
+  forward), with 0 and 1 decoding workers; the best is reported.
+Goal: end-to-end >= 85% of raw. Then a full prepare of the default demo sky and a
+second, cached prepare (in-process and through the CLI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from benchmarks.report import record  # noqa: E402
+from morph_core import settings  # noqa: E402
+from morph_core.datasets import encoder_spec  # noqa: E402
+from morph_core.encoder import build_encoder, embed_files  # noqa: E402
+from morph_core.encoder_spec import EncoderSpec  # noqa: E402
+from morph_core.manifest import load_manifest  # noqa: E402
+from morph_core.prepare import prepare  # noqa: E402
+from morph_core.workspace import open_workspace  # noqa: E402
+
+BATCH = 32
+
+
+def _files(n: int) -> tuple[list[str], str]:
+    folder = settings.shared_data_dir() / "gz1_sdss" / "images"
+    if folder.is_dir():
+        return sorted(map(str, folder.glob("*.jpg")))[:n], "gz1_sdss JPEG 160 px"
+    raise SystemExit(f"real images not found in {folder}: set MORPH_SHARED_DATA")
+
+
+def _raw(model, spec: EncoderSpec, n: int) -> float:
+    x = torch.rand(BATCH, spec.channels, spec.image_size, spec.image_size)
+    x = x.contiguous(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        model(x)  # warm-up
+        start = time.perf_counter()
+        for _ in range(n // BATCH):
+            model(x)
+    return (n // BATCH) * BATCH / (time.perf_counter() - start)
+
+
+def _end_to_end(model, spec: EncoderSpec, files: list[str], workers: int) -> float:
+    embed_files(files[:BATCH], model, spec, BATCH, num_workers=0)  # warm-up
+    start = time.perf_counter()
+    embed_files(files, model, spec, BATCH, num_workers=workers)
+    return len(files) / (time.perf_counter() - start)
+
+
+def _prepare_timings() -> dict[str, float]:
+    manifest = load_manifest()
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = open_workspace(manifest.default_dataset, Path(tmp))
+        entry, spec = (
+            manifest.dataset(manifest.default_dataset),
+            encoder_spec(None, manifest),
+        )
+        start = time.perf_counter()
+        first = prepare(entry, ws, spec)
+        first_s = time.perf_counter() - start
+        start = time.perf_counter()
+        second = prepare(entry, ws, spec)
+        second_s = time.perf_counter() - start
+        assert second.n_embedded == 0
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "morph_core", "--workspace", tmp, "prepare"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        cli_s = time.perf_counter() - start
+    return {
+        "galaxies": first.n_galaxies,
+        "first_prepare_s": round(first_s, 1),
+        "first_prepare_stages_s": first.seconds,
+        "cached_prepare_s": round(second_s, 2),
+        "cached_prepare_cli_wall_s": round(cli_s, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=512, help="images per measurement")
+    args = parser.parse_args()
+    files, source = _files(args.n)
+    results: dict = {
+        "images": source,
+        "n": len(files),
+        "batch_size": BATCH,
+        "torch_threads": torch.get_num_threads(),
+    }
+    rows = []
+    for size in (128, 224):
+        spec = EncoderSpec(image_size=size)
+        model = build_encoder(spec)
+        raw = _raw(model, spec, len(files))
+        by_workers = {w: _end_to_end(model, spec, files, w) for w in (0, 1)}
+        best = max(by_workers, key=by_workers.get)
+        results[str(size)] = {
+            "raw_img_s": round(raw, 1),
+            "end_to_end_img_s": round(by_workers[best], 1),
+            "end_to_end_by_workers_img_s": {
+                str(w): round(v, 1) for w, v in by_workers.items()
+            },
+            "best_workers": best,
+            "ratio": round(by_workers[best] / raw, 3),
+        }
+        r = results[str(size)]
+        w = r["end_to_end_by_workers_img_s"]
+        rows.append(
+            f"| {size} px | {r['raw_img_s']} | {w['0']} | {w['1']} | {r['ratio']:.0%} |"
+        )
+    results["prepare"] = _prepare_timings()
+    p = results["prepare"]
+    table = "\n".join(
+        [
+            f"Images: {source}, n = {len(files)}, batch {BATCH}, "
+            f"{results['torch_threads']} torch threads. "
+            "Goal: end-to-end >= 85% of raw.",
+            "",
+            "| input | raw forward (img/s) | files, 0 workers | files, 1 worker "
+            "| best / raw |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Prepare of the default demo sky ({p['galaxies']} galaxies): first "
+            f"{p['first_prepare_s']} s (stages {p['first_prepare_stages_s']}); second, "
+            f"cached: {p['cached_prepare_s']} s in-process, "
+            f"{p['cached_prepare_cli_wall_s']} s as a CLI command "
+            "(Python start included).",
+        ]
+    )
+    record("embedding", results, table)
+
+
+if __name__ == "__main__":
+    main()
