@@ -9,7 +9,10 @@ from morph_core.errors import MorphCoreError
 
 st.set_page_config(page_title="Galaxy morphology tools", page_icon="🌌", layout="wide")
 
-TOOLS: list[st.Page] = []  # the four tool pages join here as they land
+TOOLS = [
+    st.Page("pages/umap_explorer.py", title="UMAP explorer", icon="🗺️"),
+    st.Page("pages/tag_similarity.py", title="Tag similarity", icon="🔎"),
+]
 
 
 def home() -> None:
@@ -29,6 +32,7 @@ def home() -> None:
         _offer_prepare(dataset)
     else:
         _show_prepared(dataset, summary)
+    st.subheader("Tools")
     for page in TOOLS:
         st.page_link(page)
     _own_images()

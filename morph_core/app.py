@@ -16,11 +16,14 @@ import streamlit as st
 
 from morph_core import settings
 from morph_core.datasets import available_datasets, encoder_spec, resolve_dataset
+from morph_core.encoder_spec import EncoderSpec
 from morph_core.errors import ImageError
-from morph_core.images import load_image
+from morph_core.features import PCA_SIMILARITY, PCAModel
+from morph_core.images import decode_image, load_image
 from morph_core.manifest import DatasetEntry, Manifest, load_manifest
-from morph_core.prepare import STAGES, PrepareSummary, prepare
-from morph_core.workspace import open_workspace
+from morph_core.prepare import STAGES, PrepareSummary, compute_umap, prepare
+from morph_core.similarity import NeighbourIndex
+from morph_core.workspace import open_workspace, umap_file
 
 
 def _root() -> str:
@@ -83,16 +86,110 @@ def thumbnail(file: str, size: int = 160) -> np.ndarray | None:
     return image[::step, ::step]
 
 
-def gallery(table: pd.DataFrame, columns: int = 6, caption: str = "galaxy_id") -> None:
-    """Thumbnails of the galaxies in ``table`` in a grid, captioned."""
+def gallery(table: pd.DataFrame, columns: int = 6, details: list[str] = ()) -> None:
+    """Thumbnails of the galaxies in ``table`` in a grid, captioned with their id
+    and the ``details`` columns."""
     cells = st.columns(columns)
     for i, (_, row) in enumerate(table.iterrows()):
+        caption = " · ".join(
+            [str(row["galaxy_id"])] + [f"{c} {_short(row[c])}" for c in details]
+        )
         image = thumbnail(row["file"])
         with cells[i % columns]:
             if image is None:
-                st.warning(f"{row[caption]}: image unreadable")
+                st.warning(f"{row['galaxy_id']}: image unreadable")
             else:
-                st.image(image, caption=str(row[caption]), width="stretch")
+                st.image(image, caption=caption, width="stretch")
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def require_dataset() -> str:
+    """The picked dataset if prepared; otherwise a message and a stop."""
+    dataset = st.session_state.get("dataset")
+    if not dataset or summary(dataset) is None:
+        st.info(
+            f"Prepare {'the dataset ' + repr(dataset) if dataset else 'a dataset'} "
+            "on the Home page first."
+        )
+        st.stop()
+    return dataset
+
+
+def umap(dataset: str, n_neighbors: int, min_dist: float) -> np.ndarray | None:
+    """A stored UMAP of the dataset, ``None`` when not computed for these settings."""
+    ws = open_workspace(dataset, Path(_root()))
+    if not ws.exists(f"{ws.features_dir()}/{umap_file(n_neighbors, min_dist)}"):
+        return None
+    return _umap(_root(), dataset, version(dataset), n_neighbors, min_dist)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _umap(root, dataset, version, n_neighbors, min_dist) -> np.ndarray:
+    return np.array(open_workspace(dataset, Path(root)).umap(n_neighbors, min_dist))
+
+
+def run_umap(dataset: str, n_neighbors: int, min_dist: float) -> None:
+    """Compute and store a UMAP with these settings, with a progress bar."""
+    bar = st.progress(
+        0.0, text=f"UMAP with {n_neighbors} neighbours, min_dist {min_dist}…"
+    )
+    try:
+        compute_umap(
+            open_workspace(dataset, Path(_root())),
+            n_neighbors,
+            min_dist,
+            progress=lambda d, n: bar.progress(d / n, text=f"UMAP {d}/{n}"),
+        )
+    finally:
+        bar.empty()
+
+
+def pca_features(dataset: str, n_components: int = PCA_SIMILARITY) -> np.ndarray:
+    return _pca_features(_root(), dataset, version(dataset), n_components)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _pca_features(root, dataset, version, n_components) -> np.ndarray:
+    return np.array(open_workspace(dataset, Path(root)).pca_features(n_components))
+
+
+def neighbour_index(dataset: str) -> NeighbourIndex:
+    """Exact L1 index on PCA-10, built once per dataset version and shared."""
+    return _neighbour_index(_root(), dataset, version(dataset))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Building the similarity index…")
+def _neighbour_index(root: str, dataset: str, version: int) -> NeighbourIndex:
+    return NeighbourIndex().fit(_pca_features(root, dataset, version, PCA_SIMILARITY))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _pca_model(root: str, dataset: str, version: int) -> PCAModel:
+    return open_workspace(dataset, Path(root)).pca()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the CNN…")
+def _encoder(spec: EncoderSpec):
+    from morph_core.encoder import build_encoder  # torch only when an image is uploaded
+
+    return build_encoder(spec)
+
+
+def embed_upload(dataset: str, data: bytes, name: str) -> np.ndarray:
+    """PCA-10 vector of an uploaded image, with the dataset's encoder and PCA.
+
+    Raises ImageError for a file that is not a usable image.
+    """
+    from morph_core.encoder import embed_image
+
+    spec = EncoderSpec(**summary(dataset)["encoder"]["spec"])
+    image = decode_image(data, spec.channels, name)
+    features = embed_image(image, _encoder(spec), spec)
+    model = _pca_model(_root(), dataset, version(dataset))
+    return model.transform(features[None])[0, :PCA_SIMILARITY]
 
 
 def entry(dataset: str) -> DatasetEntry:

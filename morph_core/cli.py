@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="manifest weights name or .safetensors path")
     p.add_argument("--limit", type=int, help="only the first N catalogue rows")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--workers", type=int, default=1, help="image decoding processes")
+    p.add_argument(
+        "--workers", type=int, default=0, help="image decoding processes (0: inline)"
+    )
     p.set_defaults(func=_prepare)
 
     d = sub.add_parser("datasets", help="list datasets and whether they are prepared")

@@ -109,7 +109,7 @@ def embed_files(
     model: torch.nn.Module,
     spec: EncoderSpec,
     batch_size: int = 32,
-    num_workers: int = 1,
+    num_workers: int = 0,
     progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Pooled features of image files, one forward pass each.
@@ -155,3 +155,12 @@ def embed_files(
     for i in errors:
         out[i] = 0.0
     return out, errors
+
+
+def embed_image(
+    image: np.ndarray, model: torch.nn.Module, spec: EncoderSpec
+) -> np.ndarray:
+    """Features ``(n_features,)`` of one in-memory ``uint8`` image (e.g. an upload)."""
+    tensor = _ImageFiles([], spec).transform(Image.fromarray(image))
+    with torch.inference_mode():
+        return model(tensor[None]).float().numpy()[0]

@@ -8,6 +8,7 @@ reason, so one bad file skips one galaxy and never the dataset.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -41,22 +42,36 @@ def load_image(path: str | Path, channels: int = 1) -> np.ndarray:
         size = path.stat().st_size
     except OSError as e:
         raise ImageError(f"missing file: {path}") from e
+    _check_size(size, path)
+    return _decode(path, channels, path)
+
+
+def decode_image(data: bytes, channels: int = 1, name: str = "upload") -> np.ndarray:
+    """Decode image bytes (an upload) to ``uint8``, checked as in :func:`load_image`."""
+    _check_size(len(data), name)
+    return _decode(io.BytesIO(data), channels, name)
+
+
+def _check_size(size: int, name: object) -> None:
     if size == 0:
-        raise ImageError(f"empty file: {path}")
+        raise ImageError(f"empty file: {name}")
     if size > MAX_FILE_BYTES:
-        raise ImageError(f"file too large ({size / 1e6:.0f} MB > 20 MB): {path}")
+        raise ImageError(f"file too large ({size / 1e6:.0f} MB > 20 MB): {name}")
+
+
+def _decode(source, channels: int, name: object) -> np.ndarray:
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise ImageError(
-                    f"image too large ({im.width}x{im.height} > 40 megapixels): {path}"
+                    f"image too large ({im.width}x{im.height} > 40 megapixels): {name}"
                 )
             im.load()
             return to_uint8(im, channels)
     except UnidentifiedImageError as e:
-        raise ImageError(f"not an image: {path}") from e
+        raise ImageError(f"not an image: {name}") from e
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageError(f"unreadable image ({e}): {path}") from e
+        raise ImageError(f"unreadable image ({e}): {name}") from e
 
 
 def to_uint8(im: Image.Image, channels: int = 1) -> np.ndarray:

@@ -30,9 +30,9 @@ from morph_core.features import (
     fit_umap,
 )
 from morph_core.manifest import DatasetEntry
-from morph_core.progress import StageProgressFn
+from morph_core.progress import ProgressFn, StageProgressFn
 from morph_core.sources import read_source
-from morph_core.workspace import Workspace
+from morph_core.workspace import Workspace, umap_file
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def prepare(
     *,
     limit: int | None = None,
     batch_size: int = 32,
-    num_workers: int = 1,
+    num_workers: int = 0,
     random_state: int = 0,
     progress: StageProgressFn | None = None,
 ) -> PrepareSummary:
@@ -178,24 +178,9 @@ def _prepare(
     seconds["pca"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    umap_key = {
-        "pca": pca_key,
-        "n_components": PCA_UMAP,
-        "n_neighbors": UMAP_NEIGHBOURS,
-        "min_dist": UMAP_MIN_DIST,
-        "random_state": random_state,
-    }
-    if not workspace.is_fresh(f"{folder}/umap.npy", umap_key):
-        if progress:
-            progress("umap", 0, 1)
-        pca_15 = workspace.read_array(f"{folder}/pca_40.npy")[:, :PCA_UMAP]
-        workspace.write_array(
-            f"{folder}/umap.npy",
-            fit_umap(pca_15, UMAP_NEIGHBOURS, UMAP_MIN_DIST, random_state),
-            umap_key,
-        )
-    if progress:
-        progress("umap", 1, 1)
+    compute_umap(
+        workspace, UMAP_NEIGHBOURS, UMAP_MIN_DIST, random_state, report("umap"), folder
+    )
     seconds["umap"] = time.perf_counter() - start
 
     summary = PrepareSummary(
@@ -220,6 +205,39 @@ def _prepare(
         },
     )
     return summary
+
+
+def compute_umap(
+    workspace: Workspace,
+    n_neighbors: int = UMAP_NEIGHBOURS,
+    min_dist: float = UMAP_MIN_DIST,
+    random_state: int = 0,
+    progress: ProgressFn | None = None,
+    folder: str | None = None,
+) -> np.ndarray:
+    """UMAP of PCA-15 with these parameters, computed once and stored (§2.3).
+
+    The default parameters give the map every tool shows; others are kept beside
+    it, so going back and forth costs nothing.
+    """
+    folder = folder or workspace.features_dir()
+    relative = f"{folder}/{umap_file(n_neighbors, min_dist)}"
+    key = {
+        "pca": workspace.read_json(f"{folder}/pca.json"),
+        "n_components": PCA_UMAP,
+        "n_neighbors": n_neighbors,
+        "min_dist": min_dist,
+        "random_state": random_state,
+    }
+    if not workspace.is_fresh(relative, key):
+        if progress:
+            progress(0, 1)
+        pca_15 = workspace.read_array(f"{folder}/pca_40.npy")[:, :PCA_UMAP]
+        embedding = fit_umap(pca_15, n_neighbors, min_dist, random_state)
+        workspace.write_array(relative, embedding, key)
+    if progress:
+        progress(1, 1)
+    return workspace.read_array(relative)
 
 
 def _embed_new(

@@ -35,7 +35,7 @@ from filelock import FileLock
 
 from morph_core import settings
 from morph_core.errors import MorphCoreError
-from morph_core.features import PCAModel
+from morph_core.features import UMAP_MIN_DIST, UMAP_NEIGHBOURS, PCAModel
 
 
 class Workspace:
@@ -185,9 +185,13 @@ class Workspace:
         """The first ``n_components`` PCA columns, e.g. 10 for similarity (§2.4)."""
         return self.read_array(f"{self.features_dir()}/pca_40.npy")[:, :n_components]
 
-    def umap(self) -> np.ndarray:
+    def umap(
+        self, n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = UMAP_MIN_DIST
+    ) -> np.ndarray:
         """UMAP of PCA-15, ``(n_galaxies, 2)`` float32."""
-        return self.read_array(f"{self.features_dir()}/umap.npy")
+        return self.read_array(
+            f"{self.features_dir()}/{umap_file(n_neighbors, min_dist)}"
+        )
 
     def is_fresh(self, relative: str, key: dict[str, Any]) -> bool:
         """True when the artefact exists and was made from exactly ``key``."""
@@ -195,6 +199,13 @@ class Workspace:
             return False
         stored = self.read_json(_sidecar(relative))
         return stored is not None and stored == json.loads(json.dumps(key, default=str))
+
+
+def umap_file(n_neighbors: int, min_dist: float) -> str:
+    """File name of a UMAP: ``umap.npy`` for the default parameters."""
+    if (n_neighbors, min_dist) == (UMAP_NEIGHBOURS, UMAP_MIN_DIST):
+        return "umap.npy"
+    return f"umap_n{n_neighbors}_d{min_dist:g}.npy"
 
 
 def _sidecar(relative: str) -> str:

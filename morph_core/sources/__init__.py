@@ -62,7 +62,7 @@ def _synthetic(
     key = {
         "generator": "morph_core.sources.synthetic",
         "spec": vars(spec),
-        "version": 1,
+        "version": 2,
     }
     if workspace.is_fresh("synthetic.parquet", key):
         return workspace.read_table("synthetic.parquet")

@@ -79,7 +79,8 @@ def make_survey(
     DataFrame
         ``galaxy_id`` (IAU name), ``ra``, ``dec`` (deg), ``file``, ``morphology``,
         vote fractions ``smooth_fraction``, ``edge_on_fraction``, ``bar_fraction``,
-        ``spiral_fraction``, ``merging_fraction``, ``odd_fraction``, and ``tags``.
+        ``spiral_fraction``, ``merging_fraction``, ``odd_fraction``, and ``tags``
+        (hashtags with their counts, e.g. ``#ring:3``).
     """
     rng = np.random.default_rng(spec.seed)
     n = spec.n_galaxies
@@ -307,9 +308,18 @@ def _votes(
 
 
 def _tags(rng: np.random.Generator, morphology: np.ndarray) -> list[str]:
-    """Hashtags on a minority of galaxies, as volunteers write them on Talk."""
+    """Hashtags with counts (``#ring:3``) on a minority of galaxies, as on Talk.
+
+    A few tags are wrong, as volunteers' tags are.
+    """
+    wrong = list(_TAGS.values())
     tags = []
     for m in morphology:
         tag = _TAGS.get(m)
-        tags.append(tag if tag and rng.random() < TAG_RATE else "")
+        if tag and rng.random() < TAG_RATE:
+            tags.append(f"{tag}:{1 + rng.poisson(1.5)}")
+        elif rng.random() < 0.01:
+            tags.append(f"{rng.choice(wrong)}:1")
+        else:
+            tags.append("")
     return tags

@@ -1,0 +1,92 @@
+"""UMAP explorer: the whole survey as a map; select a region and browse it."""
+
+import streamlit as st
+
+from morph_core import app, explorer
+from morph_core.features import UMAP_MIN_DIST, UMAP_NEIGHBOURS
+
+PER_PAGE = 24
+
+st.title("UMAP explorer")
+st.caption(
+    "Each point is a galaxy, placed by UMAP of the first 15 principal components of "
+    "its CNN representation, so similar-looking galaxies sit together (paper §2.3). "
+    "Lasso or box-select a region, or click a galaxy, to browse it below."
+)
+dataset = app.require_dataset()
+catalog = app.catalog(dataset)
+
+with st.expander("Map settings"):
+    cols = st.columns(3)
+    n_neighbors = cols[0].slider(
+        "UMAP neighbours", 5, 100, UMAP_NEIGHBOURS, key="umap.n_neighbors"
+    )
+    min_dist = cols[1].select_slider(
+        "UMAP min_dist",
+        [0.0, 0.05, 0.1, 0.25, 0.5, 0.8],
+        UMAP_MIN_DIST,
+        key="umap.min_dist",
+    )
+    hover = cols[2].multiselect(
+        "Hover columns", explorer.colour_columns(catalog)[1:], key="umap.hover"
+    )
+    embedding = app.umap(dataset, n_neighbors, min_dist)
+    if embedding is None and st.button("Recompute the map", key="umap.recompute"):
+        app.run_umap(dataset, n_neighbors, min_dist)
+        st.rerun()
+
+if embedding is None:
+    st.info("No map for these settings yet: press **Recompute the map** above.")
+    st.stop()
+
+colour = st.selectbox("Colour by", explorer.colour_columns(catalog), key="umap.colour")
+
+
+def _store_selection() -> None:
+    rows = explorer.selected_rows(st.session_state["umap.chart"].selection.points)
+    st.session_state["umap.selection"] = catalog["galaxy_id"].iloc[rows].tolist()
+    st.session_state["umap.page"] = 1
+
+
+st.plotly_chart(
+    explorer.map_figure(catalog, embedding, colour, hover),
+    key="umap.chart",
+    on_select=_store_selection,
+    selection_mode=("points", "box", "lasso"),
+)
+
+ids = st.session_state.get("umap.selection")
+if ids is None:
+    st.info("Select galaxies on the map to see them here.")
+    st.stop()
+rows = catalog.index[catalog["galaxy_id"].isin(ids)].tolist()
+if not rows:
+    st.warning("The selection holds no galaxies: draw around some points.")
+    st.stop()
+
+st.subheader(f"{len(rows)} galaxies selected")
+cols = st.columns([2, 1, 1])
+sort_by = cols[0].selectbox(
+    "Sort by", explorer.colour_columns(catalog)[1:] or ["galaxy_id"], key="umap.sort"
+)
+descending = cols[1].toggle("Descending", key="umap.descending")
+pages = explorer.n_pages(len(rows), PER_PAGE)
+page = cols[2].number_input("Page", 1, pages, key="umap.page")
+table = explorer.selection_table(catalog, rows, sort_by, ascending=not descending)
+app.gallery(explorer.page_of(table, page, PER_PAGE), details=[sort_by])
+st.caption(f"Page {page} of {pages}")
+
+cols = st.columns(2)
+cols[0].download_button(
+    "Download the selection (CSV)",
+    table.to_csv(index=False),
+    file_name=f"{dataset}_selection.csv",
+    mime="text/csv",
+    key="umap.download",
+)
+chosen = cols[1].selectbox(
+    "Find galaxies similar to", table["galaxy_id"], key="umap.similar"
+)
+if cols[1].button("Open in tag similarity", key="umap.to_similarity"):
+    st.session_state["similarity.from_explorer"] = chosen
+    st.switch_page("pages/tag_similarity.py")
