@@ -7,11 +7,17 @@ from morph_core import app
 from morph_core.datasets import folder_entry
 from morph_core.errors import MorphCoreError
 
-st.set_page_config(page_title="Galaxy morphology tools", page_icon="🌌", layout="wide")
+st.set_page_config(
+    page_title="Galaxy morphology tools", page_icon=":material/blur_on:", layout="wide"
+)
 
 TOOLS = [
-    st.Page("pages/umap_explorer.py", title="UMAP explorer", icon="🗺️"),
-    st.Page("pages/tag_similarity.py", title="Tag similarity", icon="🔎"),
+    st.Page(
+        "pages/umap_explorer.py", title="UMAP explorer", icon=":material/scatter_plot:"
+    ),
+    st.Page(
+        "pages/tag_similarity.py", title="Tag similarity", icon=":material/search:"
+    ),
 ]
 
 
@@ -129,7 +135,13 @@ def main() -> None:
         key="dataset",
         format_func=lambda n: n if app.summary(n) else f"{n} (not prepared)",
     )
-    st.navigation([st.Page(home, title="Home", icon="🏠", default=True), *TOOLS]).run()
+    navigation = st.navigation(
+        [st.Page(home, title="Home", icon=":material/home:", default=True), *TOOLS]
+    )
+    goto = st.session_state.pop("home.goto", None)
+    if goto:  # a page opened by a link before Home.py ran: go back to it
+        st.switch_page(goto)
+    navigation.run()
 
 
 main()

@@ -106,8 +106,16 @@ def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def require_dataset() -> str:
-    """The picked dataset if prepared; otherwise a message and a stop."""
+def require_dataset(page: str) -> str:
+    """The dataset picked in the sidebar if prepared; otherwise a message and a stop.
+
+    ``page`` is the calling page's path (``pages/x.py``). A page opened by a link
+    before ``Home.py`` ever ran in this server (Streamlit then runs it alone,
+    without the sidebar) goes through ``Home.py`` and comes back.
+    """
+    if "dataset" not in st.session_state:
+        st.session_state["home.goto"] = page
+        st.switch_page("Home.py")
     dataset = st.session_state.get("dataset")
     if not dataset or summary(dataset) is None:
         st.info(

@@ -11,7 +11,7 @@ st.caption(
     "representation, by Manhattan distance (paper §2.4). A tag query starts from the "
     "galaxy volunteers gave that tag most often."
 )
-dataset = app.require_dataset()
+dataset = app.require_dataset("pages/tag_similarity.py")
 catalog = app.catalog(dataset)
 has_sky = {"ra", "dec"} <= set(catalog.columns) and catalog["ra"].notna().any()
 tags = similarity.tags_in(catalog)

@@ -13,7 +13,7 @@ st.caption(
     "its CNN representation, so similar-looking galaxies sit together (paper §2.3). "
     "Lasso or box-select a region, or click a galaxy, to browse it below."
 )
-dataset = app.require_dataset()
+dataset = app.require_dataset("pages/umap_explorer.py")
 catalog = app.catalog(dataset)
 
 with st.expander("Map settings"):

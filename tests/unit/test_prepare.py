@@ -122,3 +122,19 @@ def test_missing_dataset_folder_says_how_to_fix(setup, tmp_path):
     )
     with pytest.raises(CatalogError, match="MORPH_SHARED_DATA"):
         prepare(entry, open_workspace("gz1_sdss", root), spec)
+
+
+def test_umap_with_other_settings_is_stored_beside_the_default(prepared_env):
+    from morph_core.prepare import compute_umap
+
+    ws = open_workspace("synthetic", prepared_env)
+    default = np.array(ws.umap())
+    progress = []
+    other = compute_umap(ws, 5, 0.5, progress=lambda d, n: progress.append((d, n)))
+    assert other.shape == default.shape and progress[-1] == (1, 1)
+    assert not np.allclose(other, default)
+    np.testing.assert_array_equal(np.array(ws.umap(5, 0.5)), other)
+    np.testing.assert_array_equal(np.array(ws.umap()), default)
+    progress.clear()
+    compute_umap(ws, 5, 0.5, progress=lambda d, n: progress.append((d, n)))
+    assert progress == [(1, 1)]  # cached: no refit

@@ -1,0 +1,87 @@
+from streamlit.testing.v1 import AppTest
+
+from morph_core.settings import PROJECT_ROOT
+from morph_core.similarity import tag_counts
+from morph_core.workspace import open_workspace
+
+PAGE = str(PROJECT_ROOT / "pages" / "tag_similarity.py")
+
+
+def _similarity(dataset: str = "synthetic") -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["dataset"] = dataset  # picked on Home, in the sidebar
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
+    catalog = open_workspace("synthetic", prepared_env).catalog()
+    at = _similarity()
+    tag = at.selectbox(key="similarity.tag").value
+    at.button(key="similarity.search").click().run()
+    assert not at.exception
+    result = at.session_state["similarity.result"]
+    query_row = int(tag_counts(catalog, tag).argmax())
+    assert result.query["galaxy_id"][0] == catalog["galaxy_id"][query_row]
+    assert any("most often" in m.value for m in at.markdown)
+    assert at.metric[0].label == "Neighbours carrying the tag"
+    assert at.metric[0].value == f"{result.n_tagged} of 7"
+    assert len(at.get("image")) == 1 + 7
+    assert len(at.get("download_button")) == 1
+
+
+def test_galaxy_id_and_sky_routes(prepared_env):
+    catalog = open_workspace("synthetic", prepared_env).catalog()
+    at = _similarity()
+    at.radio(key="similarity.route").set_value("galaxy id").run()
+    at.text_input(key="similarity.id").input(catalog["galaxy_id"][3]).run()
+    at.number_input(key="similarity.k").set_value(12).run()
+    at.button(key="similarity.search").click().run()
+    assert not at.exception
+    assert len(at.session_state["similarity.result"].neighbours) == 12
+    at.radio(key="similarity.route").set_value("sky position").run()
+    ra, dec = catalog.loc[3, ["ra", "dec"]]
+    at.text_input(key="similarity.position").input(f"{ra} {dec}").run()
+    at.button(key="similarity.search").click().run()
+    assert (
+        at.session_state["similarity.result"].query["galaxy_id"][0]
+        == (catalog["galaxy_id"][3])
+    )
+
+
+def test_bad_queries_show_errors_not_tracebacks(prepared_env):
+    at = _similarity()
+    at.radio(key="similarity.route").set_value("galaxy id").run()
+    at.text_input(key="similarity.id").input("J000000.00+000000.0").run()
+    at.button(key="similarity.search").click().run()
+    assert not at.exception
+    assert "no galaxy with id" in at.error[0].value
+    at.radio(key="similarity.route").set_value("sky position").run()
+    at.text_input(key="similarity.position").input("not a place").run()
+    at.button(key="similarity.search").click().run()
+    assert "give RA and Dec" in at.error[0].value
+    at.text_input(key="similarity.position").input("00:00:00 -80:00:00").run()
+    at.button(key="similarity.search").click().run()
+    assert "no galaxy within" in at.error[0].value
+    at.radio(key="similarity.route").set_value("image").run()
+    at.button(key="similarity.search").click().run()
+    assert "upload an image first" in at.error[0].value
+
+
+def test_unprepared_dataset_points_home(env):
+    at = _similarity()
+    assert "on the Home page first" in at.info[0].value
+
+
+def test_galaxy_from_the_explorer_is_the_query(prepared_env):
+    catalog = open_workspace("synthetic", prepared_env).catalog()
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["dataset"] = "synthetic"
+    at.session_state["similarity.from_explorer"] = catalog["galaxy_id"][2]
+    at.run()
+    assert at.radio(key="similarity.route").value == "explorer"
+    at.button(key="similarity.search").click().run()
+    assert not at.exception
+    assert at.get("image")[0].captions[0] == catalog["galaxy_id"][2]
+    assert len(at.session_state["similarity.result"].neighbours) == 7

@@ -1,0 +1,67 @@
+"""Click through the explorer and the similarity page in a real browser."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=60_000)
+
+
+def _lasso_everything(page) -> None:
+    """Draw a lasso around the whole plot area of the UMAP map."""
+    drag = page.locator(".js-plotly-plot .nsewdrag").first
+    expect(drag).to_be_visible()
+    box = drag.bounding_box()
+    x0, y0 = box["x"] + 3, box["y"] + 3
+    x1, y1 = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)]:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()
+
+
+def test_explorer_lasso_grid_then_similar(server, page):
+    page.goto(f"{server}/umap_explorer")
+    expect(page.get_by_role("heading", name="UMAP explorer")).to_be_visible()
+    _lasso_everything(page)
+    expect(page.get_by_text("48 galaxies selected")).to_be_visible()
+    expect(page.get_by_test_id("stImage")).to_have_count(24)
+    expect(
+        page.get_by_role("button", name="Download the selection (CSV)")
+    ).to_be_visible()
+    page.get_by_role("button", name="Open in tag similarity").click()
+    expect(page.get_by_role("heading", name="Tag similarity")).to_be_visible()
+    expect(page.get_by_text("Galaxy chosen in the explorer")).to_be_visible()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("7 most similar galaxies")).to_be_visible()
+    expect(page.get_by_test_id("stImage")).to_have_count(8)
+
+
+def test_tag_query_reads_out_tagged_neighbours(server, page):
+    page.goto(f"{server}/tag_similarity")
+    expect(page.get_by_role("heading", name="Tag similarity")).to_be_visible()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("Neighbours carrying the tag")).to_be_visible()
+    expect(page.get_by_text("Query: the galaxy tagged")).to_be_visible()
+    expect(page.get_by_role("button", name="Download (CSV)")).to_be_visible()
+
+
+def test_uploaded_image_query_and_a_bad_upload(server, page, tmp_path):
+    good = tmp_path / "galaxy.png"
+    Image.fromarray(
+        np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    ).save(good)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG not really")
+    page.goto(f"{server}/tag_similarity")
+    page.get_by_text("Upload an image").click()
+    page.locator("input[type=file]").set_input_files(bad)
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("unreadable image")).to_be_visible()
+    page.locator("input[type=file]").set_input_files(good)
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("Query: the uploaded image.")).to_be_visible()
+    expect(page.get_by_test_id("stImage")).to_have_count(7)

@@ -1,0 +1,61 @@
+import numpy as np
+import pandas as pd
+
+from morph_core.explorer import (
+    NO_COLOUR,
+    colour_columns,
+    map_figure,
+    n_pages,
+    page_of,
+    selected_rows,
+    selection_table,
+)
+
+
+def _catalog(n=50):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "galaxy_id": [f"G{i}" for i in range(n)],
+            "file": ["x"] * n,
+            "smooth_fraction": rng.uniform(size=n),
+            "morphology": rng.choice(["spiral", "ring"], n),
+            "notes": [f"free text {i}" for i in range(n)],
+        }
+    )
+
+
+def test_colour_columns_are_numbers_and_few_categories():
+    assert colour_columns(_catalog()) == [NO_COLOUR, "smooth_fraction", "morphology"]
+
+
+def test_points_carry_their_row_whatever_the_colouring():
+    catalog = _catalog()
+    xy = np.random.default_rng(1).normal(size=(50, 2))
+    for colour in colour_columns(catalog):
+        fig = map_figure(catalog, xy, colour, hover=["smooth_fraction"])
+        rows = np.concatenate([t.customdata[:, 0].astype(int) for t in fig.data])
+        assert sorted(rows) == list(range(50))
+        for trace in fig.data:
+            r = trace.customdata[:, 0].astype(int)
+            np.testing.assert_array_equal(trace.x, xy[r, 0])
+            assert (trace.customdata[:, 1] == catalog["galaxy_id"].to_numpy()[r]).all()
+    assert len(map_figure(catalog, xy, "morphology").data) == 2
+
+
+def test_large_maps_are_sampled():
+    catalog = _catalog(500)
+    xy = np.zeros((500, 2))
+    fig = map_figure(catalog, xy, max_points=100)
+    assert len(fig.data[0].x) == 100
+
+
+def test_selection_pagination():
+    points = [{"customdata": [3, "G3"]}, {"customdata": [1, "G1"]}, {"x": 0}]
+    assert selected_rows(points) == [1, 3]
+    table = selection_table(
+        _catalog(), [1, 3, 5, 7], "smooth_fraction", ascending=False
+    )
+    assert table["smooth_fraction"].is_monotonic_decreasing
+    assert n_pages(50, 24) == 3 and n_pages(0, 24) == 1
+    assert page_of(table, 2, 3)["galaxy_id"].tolist() == table["galaxy_id"][3:].tolist()
