@@ -112,7 +112,7 @@ def similar_galaxies(
     keep = ~drop[rows[0]]
     rows, distances = rows[0][keep][:wanted], distances[0][keep][:wanted]
     result = catalog.iloc[rows].copy()
-    result.insert(0, "distance", distances.round(4))
+    result.insert(0, "distance", distances)
     result.insert(0, "rank", np.arange(1, len(rows) + 1))
     if sep is not None:
         result["sep_arcsec"] = sep[rows].round(1)
