@@ -1,6 +1,6 @@
 """Take the README's screenshots of the running app on the prepared demo sky.
 
-Run after ``make prepare``:  ``.venv/bin/python docs/screenshots.py``
+``make screenshots`` (prepares the demo sky first).
 """
 
 import sys
@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from tests.browser.harness import launch_chromium, start_streamlit  # noqa: E402
+from tests.browser.harness import lasso, launch_chromium, start_streamlit  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 
@@ -26,6 +26,26 @@ def main() -> None:
             expect(page.get_by_test_id("stImage")).to_have_count(12, timeout=120_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=OUT / "home.png", full_page=True)
+
+            page.set_viewport_size({"width": 1400, "height": 1900})
+            page.goto(f"{url}/umap_explorer")
+            page.get_by_text("Colour by").wait_for()
+            page.get_by_test_id("stSelectbox").nth(1).click()
+            page.get_by_role("option", name="morphology").click()
+            page.wait_for_timeout(2000)
+            lasso(page, 0.05, 0.3)
+            expect(page.get_by_text("galaxies selected")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(3000)
+            page.screenshot(path=OUT / "umap_explorer.png", full_page=True)
+
+            page.goto(f"{url}/tag_similarity")
+            page.get_by_role("radio", name="Tag").check(force=True)
+            page.get_by_role("button", name="Search").click()
+            expect(page.get_by_text("most similar galaxies")).to_be_visible(
+                timeout=60_000
+            )
+            page.wait_for_timeout(3000)
+            page.screenshot(path=OUT / "tag_similarity.png", full_page=True)
             browser.close()
     finally:
         process.terminate()

@@ -99,14 +99,42 @@ def _trace(xy, custom, template, name, marker=None) -> go.Scattergl:
     )
 
 
-def selected_rows(points: list[dict]) -> list[int]:
-    """Catalogue rows of the points of a Plotly selection event (via customdata)."""
-    rows = []
-    for point in points:
-        custom = point.get("customdata")
-        if custom is not None:
-            rows.append(int(custom[0]))
-    return sorted(set(rows))
+def selected_rows(selection: dict, embedding: np.ndarray | None = None) -> list[int]:
+    """Catalogue rows of a Plotly selection event.
+
+    Clicked and drawn points come through their ``customdata``. With
+    ``embedding``, every galaxy inside a drawn box or lasso is selected too, so a
+    map drawn from a sample still selects all the galaxies of a region.
+    """
+    rows = {
+        int(p["customdata"][0])
+        for p in selection.get("points", [])
+        if p.get("customdata") is not None
+    }
+    if embedding is not None:
+        x, y = embedding[:, 0], embedding[:, 1]
+        for box in selection.get("box", []):
+            (x0, x1), (y0, y1) = sorted(box["x"][:2]), sorted(box["y"][:2])
+            rows |= set(np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)))
+        for lasso in selection.get("lasso", []):
+            rows |= set(np.flatnonzero(_inside(x, y, lasso["x"], lasso["y"])))
+    return sorted(int(r) for r in rows)
+
+
+def _inside(x: np.ndarray, y: np.ndarray, px: list, py: list) -> np.ndarray:
+    """Even-odd rule: which points lie inside the polygon (px, py)."""
+    inside = np.zeros(len(x), dtype=bool)
+    px, py = np.asarray(px, float), np.asarray(py, float)
+    for (xa, ya), (xb, yb) in zip(
+        zip(px, py, strict=True),
+        zip(np.roll(px, 1), np.roll(py, 1), strict=True),
+        strict=True,
+    ):
+        crosses = (ya > y) != (yb > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_cross = xa + (y - ya) * (xb - xa) / (yb - ya)
+        inside ^= crosses & (x < x_cross)
+    return inside
 
 
 def selection_table(

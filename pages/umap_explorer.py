@@ -43,7 +43,7 @@ colour = st.selectbox("Colour by", explorer.colour_columns(catalog), key="umap.c
 
 
 def _store_selection() -> None:
-    rows = explorer.selected_rows(st.session_state["umap.chart"].selection.points)
+    rows = explorer.selected_rows(st.session_state["umap.chart"].selection, embedding)
     st.session_state["umap.selection"] = catalog["galaxy_id"].iloc[rows].tolist()
     st.session_state["umap.page"] = 1
 

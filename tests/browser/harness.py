@@ -73,3 +73,18 @@ def chromium_available() -> bool:
 def launch_chromium(playwright):
     """Debian's chromium through Playwright, flags for a closed network."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def lasso(page, left: float = 0.0, right: float = 1.0) -> None:
+    """Draw a lasso around a vertical band (fractions of the width) of a Plotly map."""
+    drag = page.locator(".js-plotly-plot .nsewdrag").first
+    drag.wait_for()
+    box = drag.bounding_box()
+    x0 = box["x"] + 3 + left * (box["width"] - 6)
+    x1 = box["x"] + 3 + right * (box["width"] - 6)
+    y0, y1 = box["y"] + 3, box["y"] + box["height"] - 3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)]:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()

@@ -5,28 +5,16 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.browser.harness import lasso
+
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)
-
-
-def _lasso_everything(page) -> None:
-    """Draw a lasso around the whole plot area of the UMAP map."""
-    drag = page.locator(".js-plotly-plot .nsewdrag").first
-    expect(drag).to_be_visible()
-    box = drag.bounding_box()
-    x0, y0 = box["x"] + 3, box["y"] + 3
-    x1, y1 = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)]:
-        page.mouse.move(x, y, steps=12)
-    page.mouse.up()
 
 
 def test_explorer_lasso_grid_then_similar(server, page):
     page.goto(f"{server}/umap_explorer")
     expect(page.get_by_role("heading", name="UMAP explorer")).to_be_visible()
-    _lasso_everything(page)
+    lasso(page)
     expect(page.get_by_text("48 galaxies selected")).to_be_visible()
     expect(page.get_by_test_id("stImage")).to_have_count(24)
     expect(

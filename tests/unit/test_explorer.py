@@ -52,10 +52,20 @@ def test_large_maps_are_sampled():
 
 def test_selection_pagination():
     points = [{"customdata": [3, "G3"]}, {"customdata": [1, "G1"]}, {"x": 0}]
-    assert selected_rows(points) == [1, 3]
+    assert selected_rows({"points": points}) == [1, 3]
     table = selection_table(
         _catalog(), [1, 3, 5, 7], "smooth_fraction", ascending=False
     )
     assert table["smooth_fraction"].is_monotonic_decreasing
     assert n_pages(50, 24) == 3 and n_pages(0, 24) == 1
     assert page_of(table, 2, 3)["galaxy_id"].tolist() == table["galaxy_id"][3:].tolist()
+
+
+def test_regions_select_every_galaxy_inside_even_when_not_drawn():
+    xy = np.array([[0.4, 0.4], [2.0, 2.0], [0.6, 0.1], [0.3, 0.9], [5.0, 5.0]])
+    box = {"points": [], "box": [{"x": [1.0, 0.0], "y": [0.0, 1.0]}]}
+    assert selected_rows(box, xy) == [0, 2, 3]
+    triangle = {"lasso": [{"x": [0, 1, 0], "y": [0, 0, 1]}]}  # below x + y = 1
+    assert selected_rows(triangle, xy) == [0, 2]
+    clicked = {"points": [{"customdata": [4, "G4"]}], "lasso": triangle["lasso"]}
+    assert selected_rows(clicked, xy) == [0, 2, 4]
