@@ -23,6 +23,7 @@ from morph_core.images import decode_image, load_image
 from morph_core.manifest import DatasetEntry, Manifest, load_manifest
 from morph_core.prepare import STAGES, PrepareSummary, compute_umap, prepare
 from morph_core.similarity import NeighbourIndex
+from morph_core.sky import links
 from morph_core.workspace import open_workspace, umap_file
 
 
@@ -100,6 +101,13 @@ def gallery(table: pd.DataFrame, columns: int = 6, details: list[str] = ()) -> N
                 st.warning(f"{row['galaxy_id']}: image unreadable")
             else:
                 st.image(image, caption=caption, width="stretch")
+            if np.isfinite([row.get("ra", np.nan), row.get("dec", np.nan)]).all():
+                st.caption(
+                    " · ".join(
+                        f"[{name}]({url})"
+                        for name, url in links(row["ra"], row["dec"]).items()
+                    )
+                )
 
 
 def _short(value) -> str:
@@ -193,7 +201,7 @@ def embed_upload(dataset: str, data: bytes, name: str) -> np.ndarray:
     """
     from morph_core.encoder import embed_image
 
-    spec = EncoderSpec(**summary(dataset)["encoder"]["spec"])
+    spec = EncoderSpec.from_record(summary(dataset)["encoder"]["spec"])
     image = decode_image(data, spec.channels, name)
     features = embed_image(image, _encoder(spec), spec)
     model = _pca_model(_root(), dataset, version(dataset))

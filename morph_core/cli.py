@@ -13,10 +13,11 @@ from morph_core.datasets import (
     available_datasets,
     encoder_spec,
     folder_entry,
+    hdf5_entry,
     resolve_dataset,
 )
 from morph_core.errors import MorphCoreError
-from morph_core.manifest import load_manifest
+from morph_core.manifest import LabelsSpec, load_manifest
 from morph_core.prepare import prepare
 from morph_core.workspace import open_workspace
 
@@ -53,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OURS=THEIRS",
         help="map a CSV column, e.g. galaxy_id=objid (repeatable)",
     )
+    p.add_argument("--hdf5", type=Path, help="an HDF5 image stack (Galaxy10 format)")
+    p.add_argument(
+        "--stretch",
+        choices=["asinh", "lupton"],
+        default="asinh",
+        help="how FITS cutouts are rendered",
+    )
+    p.add_argument("--labels", type=Path, help="a label table (CSV/parquet) to join")
+    p.add_argument("--join-on", choices=["galaxy_id", "sky"], default="galaxy_id")
+    p.add_argument("--label-id", default="galaxy_id", help="its id column")
+    p.add_argument("--radius", type=float, default=2.0, help="sky match, arcsec")
     p.add_argument("--weights", help="manifest weights name or .safetensors path")
     p.add_argument("--limit", type=int, help="only the first N catalogue rows")
     p.add_argument("--batch-size", type=int, default=32)
@@ -68,10 +80,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _prepare(args: argparse.Namespace) -> int:
     manifest = load_manifest()
+    labels = None
+    if args.labels:
+        labels = LabelsSpec(
+            file=str(args.labels.resolve()),
+            on=args.join_on,
+            id_column=args.label_id,
+            radius_arcsec=args.radius,
+        )
     if args.folder:
         columns = dict(_pair(c) for c in args.column)
         name = args.dataset or args.folder.resolve().name
-        entry = folder_entry(name, args.folder, args.catalog, columns)
+        entry = folder_entry(
+            name, args.folder, args.catalog, columns, args.stretch, labels
+        )
+    elif args.hdf5:
+        entry = hdf5_entry(args.dataset or args.hdf5.stem, args.hdf5, labels)
     else:
         entry = resolve_dataset(
             args.dataset or manifest.default_dataset, manifest, args.workspace

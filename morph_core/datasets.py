@@ -7,7 +7,7 @@ from pathlib import Path
 
 from morph_core.encoder_spec import EncoderSpec
 from morph_core.errors import ManifestError, MorphCoreError
-from morph_core.manifest import NAME_PATTERN, DatasetEntry, Manifest
+from morph_core.manifest import NAME_PATTERN, DatasetEntry, LabelsSpec, Manifest
 from morph_core.workspace import list_workspaces, open_workspace
 
 
@@ -16,16 +16,16 @@ def folder_entry(
     folder: Path,
     catalog: str = "catalog.csv",
     columns: dict[str, str] | None = None,
+    stretch: str = "asinh",
+    labels: LabelsSpec | None = None,
 ) -> DatasetEntry:
-    """A dataset entry for a user's folder of cutouts (and CSV catalogue).
+    """A dataset entry for a user's folder of cutouts (JPEG, PNG or FITS).
 
     ``catalog`` is relative to ``folder`` or absolute; without a CSV every image
-    in the folder becomes a galaxy named after its file.
+    in the folder becomes a galaxy named after its file. ``stretch`` (asinh or
+    lupton) renders FITS cutouts.
     """
-    if not re.match(NAME_PATTERN, name or ""):
-        raise MorphCoreError(
-            f"dataset name {name!r}: use letters, digits, '_', '-' or '.', no spaces"
-        )
+    _check_name(name)
     if not str(folder).strip() or not Path(folder).expanduser().is_dir():
         raise MorphCoreError(f"folder not found: {str(folder)!r}")
     return DatasetEntry(
@@ -35,10 +35,36 @@ def folder_entry(
         path=str(Path(folder).expanduser().resolve()),
         catalog=catalog,
         columns=columns or {},
+        stretch=stretch,
+        labels=labels,
         description=f"images in {folder}",
         licence="the user's own",
         citation="",
     )
+
+
+def hdf5_entry(name: str, path: Path, labels: LabelsSpec | None = None) -> DatasetEntry:
+    """A dataset entry for an HDF5 image stack (``images``, optional ``ra``/``dec``)."""
+    _check_name(name)
+    if not Path(path).expanduser().is_file():
+        raise MorphCoreError(f"HDF5 file not found: {str(path)!r}")
+    return DatasetEntry(
+        name=name,
+        kind="dataset",
+        source="hdf5",
+        path=str(Path(path).expanduser().resolve()),
+        labels=labels,
+        description=f"images in {path}",
+        licence="the user's own",
+        citation="",
+    )
+
+
+def _check_name(name: str) -> None:
+    if not re.match(NAME_PATTERN, name or ""):
+        raise MorphCoreError(
+            f"dataset name {name!r}: use letters, digits, '_', '-' or '.', no spaces"
+        )
 
 
 def resolve_dataset(
@@ -65,6 +91,8 @@ def encoder_spec(weights: str | None, manifest: Manifest) -> EncoderSpec:
     if weights in manifest.weights:
         return EncoderSpec.from_entry(manifest.weights[weights])
     path = Path(weights).expanduser()
+    if path.is_dir():
+        return EncoderSpec.from_folder(path)
     if path.suffix in (".safetensors", ".pt", ".pth"):
         default = EncoderSpec.from_entry(manifest.weight(manifest.default_weights))
         return EncoderSpec(
@@ -76,5 +104,5 @@ def encoder_spec(weights: str | None, manifest: Manifest) -> EncoderSpec:
         )
     raise ManifestError(
         f"weights {weights!r} are neither a manifest entry "
-        f"({', '.join(manifest.weights)}) nor a .safetensors/.pt file"
+        f"({', '.join(manifest.weights)}), a timm folder, nor a .safetensors/.pt file"
     )

@@ -88,8 +88,8 @@ class _ImageFiles(Dataset):
             input_size=(spec.channels, spec.image_size, spec.image_size),
             crop_pct=spec.crop_fraction,
             interpolation="bilinear",
-            mean=(0.0,) * spec.channels,
-            std=(1.0,) * spec.channels,
+            mean=spec.mean or (0.0,) * spec.channels,
+            std=spec.std or (1.0,) * spec.channels,
         )
 
     def __len__(self) -> int:
@@ -164,3 +164,25 @@ def embed_image(
     tensor = _ImageFiles([], spec).transform(Image.fromarray(image))
     with torch.inference_mode():
         return model(tensor[None]).float().numpy()[0]
+
+
+def save_encoder_folder(
+    model: torch.nn.Module, spec: EncoderSpec, folder: Path
+) -> None:
+    """Save in timm's Hugging Face format (``config.json`` + ``model.safetensors``),
+    the format Zoobot publishes, so :meth:`EncoderSpec.from_folder` loads it back."""
+    from timm.models import save_for_hf
+
+    save_for_hf(
+        model,
+        str(folder),
+        model_args={"in_chans": spec.channels},
+        safe_serialization=True,
+        data_config={
+            "input_size": (spec.channels, spec.image_size, spec.image_size),
+            "crop_pct": spec.crop_fraction,
+            "interpolation": "bilinear",
+            "mean": spec.mean or (0.0,) * spec.channels,
+            "std": spec.std or (1.0,) * spec.channels,
+        },
+    )

@@ -34,6 +34,8 @@ class EncoderSpec:
         random initialisation from ``seed``.
     seed : int
         Seed of the random initialisation when ``weights`` is ``None``.
+    mean, std : tuple of float, optional
+        Per-channel normalisation of pixels scaled to [0, 1]; default 0 and 1.
     """
 
     architecture: str = "efficientnet_b0"
@@ -42,10 +44,51 @@ class EncoderSpec:
     crop_fraction: float = PAPER_CROP_FRACTION
     weights: str | None = None
     seed: int = 0
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    @classmethod
+    def from_record(cls, record: dict) -> EncoderSpec:
+        """The spec of a JSON record (``prepare.json``), lists back to tuples."""
+        fix = {k: tuple(v) for k in ("mean", "std") if (v := record.get(k)) is not None}
+        return cls(**(record | fix))
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> EncoderSpec:
+        """The spec of a timm folder: ``config.json`` + ``model.safetensors``.
+
+        Zoobot publishes its encoders in this format; the preprocessing (channels,
+        size, crop, mean, std) comes from the config.
+        """
+        config_file, weights = folder / "config.json", folder / "model.safetensors"
+        if not config_file.is_file() or not weights.is_file():
+            raise WeightsError(
+                f"{folder} needs config.json and model.safetensors (timm's format)"
+            )
+        try:
+            config = json.loads(config_file.read_text())
+            data = config["pretrained_cfg"]
+            channels, size = int(data["input_size"][0]), int(data["input_size"][-1])
+            return cls(
+                architecture=config["architecture"],
+                channels=channels,
+                image_size=size,
+                crop_fraction=float(data.get("crop_pct", 1.0)),
+                weights=str(weights),
+                mean=tuple(map(float, data.get("mean", (0.0,) * channels))),
+                std=tuple(map(float, data.get("std", (1.0,) * channels))),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as e:
+            raise WeightsError(f"{config_file} is not a timm model config: {e}") from e
 
     @classmethod
     def from_entry(cls, entry: WeightsEntry) -> EncoderSpec:
-        """The spec of a manifest weights entry."""
+        """The spec of a manifest weights entry; hub weights are fetched if missing."""
+        if entry.folder:
+            folder = resolve_path(entry.folder)
+            if entry.hub and not (folder / "config.json").is_file():
+                download_hub(entry.hub, folder)
+            return cls.from_folder(folder)
         return cls(
             architecture=entry.architecture,
             channels=entry.channels,
@@ -80,3 +123,24 @@ def _file_sha256(path: Path) -> str:
         raise WeightsError(f"weights file not found: {path}")
     stat = path.stat()
     return _file_sha256_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def download_hub(hub: str, folder: Path) -> None:
+    """Fetch ``config.json`` and ``model.safetensors`` of a Hugging Face model.
+
+    Raises
+    ------
+    WeightsError
+        Offline or unknown model: the message says where to place the files.
+    """
+    from huggingface_hub import hf_hub_download
+
+    repo = hub.removeprefix("hf-hub:").removeprefix("hf_hub:")
+    try:
+        for name in ("config.json", "model.safetensors"):
+            hf_hub_download(repo, name, local_dir=folder)
+    except Exception as e:  # network, auth and missing-file errors of the hub
+        raise WeightsError(
+            f"could not download {hub} ({type(e).__name__}). Offline: place its "
+            f"config.json and model.safetensors in {folder}"
+        ) from e

@@ -31,26 +31,44 @@ class _Entry(BaseModel):
     citation: str
 
 
+class LabelsSpec(BaseModel):
+    """A label table (e.g. a Galaxy Zoo catalogue) joined to the galaxies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str
+    url: str | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    on: Literal["galaxy_id", "sky"] = "galaxy_id"
+    id_column: str = "galaxy_id"
+    radius_arcsec: float = Field(default=2.0, gt=0)
+
+
 class DatasetEntry(_Entry):
-    """A dataset: a generated survey or a folder of images with a CSV catalogue."""
+    """A dataset: a generated survey, a folder of images (JPEG/PNG/FITS) with a
+    CSV catalogue, or an HDF5 image stack; optionally with a label table."""
 
     kind: Literal["dataset"]
-    source: Literal["synthetic", "image_folder"]
+    source: Literal["synthetic", "image_folder", "hdf5"]
     path: str | None = None
     catalog: str = "catalog.csv"
     columns: dict[str, str] = Field(default_factory=dict)
     sky_from_name: bool = False
+    stretch: Literal["asinh", "lupton"] = "asinh"
+    labels: LabelsSpec | None = None
     params: dict[str, int | float | str] = Field(default_factory=dict)
     expected_files: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _folder_needs_path(self) -> DatasetEntry:
-        if self.source == "image_folder" and not self.path:
-            raise ValueError("an image_folder dataset needs 'path'")
+    def _needs_path(self) -> DatasetEntry:
+        if self.source != "synthetic" and not self.path:
+            raise ValueError(f"a {self.source} dataset needs 'path'")
+        if self.url and self.source != "hdf5":
+            raise ValueError("'url' is for hdf5 datasets (one file to download)")
         return self
 
     def folder(self) -> Path | None:
-        """The dataset's folder with ``${MORPH_SHARED_DATA}`` expanded, if any."""
+        """The dataset's path with ``${MORPH_SHARED_DATA}`` expanded, if any."""
         return resolve_path(self.path) if self.path else None
 
 
@@ -64,12 +82,19 @@ class WeightsEntry(_Entry):
     crop_fraction: float = Field(default=224 / 300, gt=0, le=1)
     file: str | None = None
     generator: str | None = None
+    folder: str | None = None
+    hub: str | None = None
     seed: int = 0
 
     @model_validator(mode="after")
-    def _file_or_generator(self) -> WeightsEntry:
-        if (self.file is None) == (self.generator is None):
-            raise ValueError("a weights entry needs exactly one of 'file', 'generator'")
+    def _one_source(self) -> WeightsEntry:
+        given = [k for k in ("file", "generator", "folder") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "a weights entry needs exactly one of 'file', 'generator', 'folder'"
+            )
+        if self.hub and not self.folder:
+            raise ValueError("'hub' weights need a 'folder' to download into")
         return self
 
 

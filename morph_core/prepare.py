@@ -123,10 +123,11 @@ def _prepare(
 
     workspace.write_json("source.json", entry.model_dump())
     start = time.perf_counter()
-    table, image_root = read_source(entry, workspace, report("catalog"))
+    table, image_root, unreadable = read_source(entry, workspace, report("catalog"))
     if limit is not None:
         table = table.head(limit)
     catalog, skipped = validate_catalog(table, image_root)
+    skipped = pd.concat([unreadable, skipped], ignore_index=True)
     _check_not_empty(catalog, skipped)
     seconds["catalog"] = time.perf_counter() - start
 

@@ -48,7 +48,8 @@ def parse_position(text: str) -> tuple[float, float]:
     """RA and Dec in degrees from what a user types.
 
     Accepts degrees (``150.1 2.2``, ``150.1, -2.2``), sexagesimal
-    (``10:00:24 +02:12:00``, ``10h00m24s +2d12m00s``) and IAU-style names.
+    (``10:00:24 +02:12:00``, ``10h00m24s +2d12m00s``), IAU-style names, and
+    object names (``NGC 1300``) resolved online by :func:`resolve_name`.
 
     Raises
     ------
@@ -59,6 +60,8 @@ def parse_position(text: str) -> tuple[float, float]:
     if text.upper().startswith("J"):
         return parse_iau_name(text.upper())
     parts = text.replace(",", " ").split()
+    if re.search(r"[A-Za-z]{2}", text) and not re.search(r"\d[hdms]", text):
+        return resolve_name(text)
     if len(parts) != 2:
         raise ValueError(
             f"{text!r}: give RA and Dec, e.g. '150.1 2.2' (degrees), "
@@ -93,3 +96,41 @@ def separation_arcsec(
     return target.separation(
         SkyCoord(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg)
     ).arcsec
+
+
+def links(ra: float, dec: float) -> dict[str, str]:
+    """Where to look at a position elsewhere: Legacy Surveys, SDSS, Simbad."""
+    return {
+        "Legacy Surveys": (
+            f"https://www.legacysurvey.org/viewer?ra={ra:.5f}&dec={dec:.5f}"
+            "&layer=ls-dr10&zoom=15"
+        ),
+        "SDSS": (
+            "https://skyserver.sdss.org/dr18/VisualTools/navi"
+            f"?ra={ra:.5f}&dec={dec:.5f}&scale=0.2"
+        ),
+        "Simbad": (
+            "https://simbad.cds.unistra.fr/simbad/sim-coo"
+            f"?Coord={ra:.5f}%20{dec:+.5f}&Radius=10&Radius.unit=arcsec"
+        ),
+    }
+
+
+def resolve_name(name: str) -> tuple[float, float]:
+    """RA and Dec of an object name (``NGC 1300``) from CDS Sesame; needs the network.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or offline: the message says to type coordinates.
+    """
+    from astropy.coordinates.name_resolve import NameResolveError
+
+    try:
+        coord = SkyCoord.from_name(name)
+    except (NameResolveError, OSError) as e:
+        raise ValueError(
+            f"could not resolve {name!r} to a position: CDS Sesame did not answer "
+            "(offline?) or does not know it; type its coordinates, e.g. '150.1 2.2'"
+        ) from e
+    return float(coord.ra.deg), float(coord.dec.deg)

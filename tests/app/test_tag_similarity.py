@@ -29,6 +29,8 @@ def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
     assert at.metric[0].value == f"{result.n_tagged} of 7"
     assert len(at.get("image")) == 1 + 7
     assert len(at.get("download_button")) == 1
+    links = [c.value for c in at.caption if "legacysurvey.org" in c.value]
+    assert len(links) == 8 and all("SDSS" in c and "Simbad" in c for c in links)
 
 
 def test_galaxy_id_and_sky_routes(prepared_env):
@@ -58,7 +60,7 @@ def test_bad_queries_show_errors_not_tracebacks(prepared_env):
     assert not at.exception
     assert "no galaxy with id" in at.error[0].value
     at.radio(key="similarity.route").set_value("sky position").run()
-    at.text_input(key="similarity.position").input("not a place").run()
+    at.text_input(key="similarity.position").input("150 2 7").run()
     at.button(key="similarity.search").click().run()
     assert "give RA and Dec" in at.error[0].value
     at.text_input(key="similarity.position").input("00:00:00 -80:00:00").run()

@@ -105,3 +105,38 @@ def test_wrong_architecture_missing_file_and_unknown_names(tmp_path):
     (tmp_path / "w.ckpt").write_bytes(b"x")
     with pytest.raises(WeightsError, match=r"\.safetensors or \.pt"):
         build_encoder(EncoderSpec(weights=str(tmp_path / "w.ckpt")))
+
+
+def test_timm_folder_round_trip_gives_identical_features(model, files, tmp_path):
+    from morph_core.encoder import save_encoder_folder
+
+    folder = tmp_path / "zoobot-format"
+    save_encoder_folder(model, TINY, folder)
+    assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors"}
+    spec = EncoderSpec.from_folder(folder)
+    assert (spec.architecture, spec.channels, spec.image_size) == (
+        "efficientnet_b0",
+        1,
+        32,
+    )
+    a, _ = embed_files(files, model, TINY)
+    b, _ = embed_files(files, build_encoder(spec), spec)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_hub_weights_offline_say_where_to_place_them(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    from morph_core.manifest import load_manifest
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    entry = load_manifest().weight("zoobot-efficientnet_b0")
+    entry = entry.model_copy(update={"folder": str(tmp_path / "zb")})
+    with pytest.raises(WeightsError, match="Offline: place its config.json"):
+        EncoderSpec.from_entry(entry)
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(WeightsError, match="needs config.json and model.safetensors"):
+        EncoderSpec.from_folder(tmp_path / "bad")

@@ -56,7 +56,9 @@ def test_weights_need_file_or_generator(tmp_path):
     raw = _raw()
     weights = next(e for e in raw["entries"] if e["kind"] == "weights")
     weights["file"] = "w.safetensors"
-    with pytest.raises(ManifestError, match="exactly one of 'file', 'generator'"):
+    with pytest.raises(
+        ManifestError, match="exactly one of 'file', 'generator', 'folder'"
+    ):
         load_manifest(_write(tmp_path, raw))
 
 
