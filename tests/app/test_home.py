@@ -46,6 +46,7 @@ def test_dataset_picker_marks_unprepared_and_switches(prepared_env):
         "synthetic",
         "gz1_sdss (not prepared)",
         "decals_rings (not prepared)",
+        "galaxy10_decals (not prepared)",
     ]
     picker.select("decals_rings").run()
     assert not at.exception

@@ -48,3 +48,20 @@ def test_module_entry_point(env):
         check=False,
     )
     assert result.returncode == 2 and "not in the manifest" in result.stderr
+
+
+def test_hdf5_with_a_label_table_from_the_command_line(env, tmp_path, capsys):
+    import h5py
+    import numpy as np
+    import pandas as pd
+
+    stack = tmp_path / "stack.h5"
+    with h5py.File(stack, "w") as h5:
+        h5["images"] = np.random.default_rng(0).integers(0, 255, (4, 40, 40), np.uint8)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"galaxy_id": ["stack-1"], "ring": [1]}).to_csv(labels, index=False)
+    assert main(["prepare", "--hdf5", str(stack), "--labels", str(labels)]) == 0
+    assert "galaxies   4" in capsys.readouterr().out
+    assert open_workspace("stack", env).catalog()["ring"].notna().sum() == 1
+    assert main(["prepare", "x", "--hdf5", str(tmp_path / "absent.h5")]) == 2
+    assert "HDF5 file not found" in capsys.readouterr().err
