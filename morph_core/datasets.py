@@ -25,46 +25,42 @@ def folder_entry(
     in the folder becomes a galaxy named after its file. ``stretch`` (asinh or
     lupton) renders FITS cutouts.
     """
-    _check_name(name)
     if not str(folder).strip() or not Path(folder).expanduser().is_dir():
         raise MorphCoreError(f"folder not found: {str(folder)!r}")
-    return DatasetEntry(
-        name=name,
-        kind="dataset",
-        source="image_folder",
-        path=str(Path(folder).expanduser().resolve()),
+    return _own_entry(
+        name,
+        "image_folder",
+        folder,
+        labels,
         catalog=catalog,
         columns=columns or {},
         stretch=stretch,
-        labels=labels,
-        description=f"images in {folder}",
-        licence="the user's own",
-        citation="",
     )
 
 
 def hdf5_entry(name: str, path: Path, labels: LabelsSpec | None = None) -> DatasetEntry:
     """A dataset entry for an HDF5 image stack (``images``, optional ``ra``/``dec``)."""
-    _check_name(name)
     if not Path(path).expanduser().is_file():
         raise MorphCoreError(f"HDF5 file not found: {str(path)!r}")
+    return _own_entry(name, "hdf5", path, labels)
+
+
+def _own_entry(name, source, path, labels, **fields) -> DatasetEntry:
+    if not re.match(NAME_PATTERN, name or ""):
+        raise MorphCoreError(
+            f"dataset name {name!r}: use letters, digits, '_', '-' or '.', no spaces"
+        )
     return DatasetEntry(
         name=name,
         kind="dataset",
-        source="hdf5",
+        source=source,
         path=str(Path(path).expanduser().resolve()),
         labels=labels,
         description=f"images in {path}",
         licence="the user's own",
         citation="",
+        **fields,
     )
-
-
-def _check_name(name: str) -> None:
-    if not re.match(NAME_PATTERN, name or ""):
-        raise MorphCoreError(
-            f"dataset name {name!r}: use letters, digits, '_', '-' or '.', no spaces"
-        )
 
 
 def resolve_dataset(

@@ -1,23 +1,11 @@
-from streamlit.testing.v1 import AppTest
-
-from morph_core.settings import PROJECT_ROOT
 from morph_core.similarity import tag_counts
 from morph_core.workspace import open_workspace
-
-PAGE = str(PROJECT_ROOT / "pages" / "tag_similarity.py")
-
-
-def _similarity(dataset: str = "synthetic") -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["dataset"] = dataset  # picked on Home, in the sidebar
-    at.run()
-    assert not at.exception
-    return at
+from tests.app.pages import open_page
 
 
 def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
     catalog = open_workspace("synthetic", prepared_env).catalog()
-    at = _similarity()
+    at = open_page("tag_similarity")
     tag = at.selectbox(key="similarity.tag").value
     at.button(key="similarity.search").click().run()
     assert not at.exception
@@ -35,7 +23,7 @@ def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
 
 def test_galaxy_id_and_sky_routes(prepared_env):
     catalog = open_workspace("synthetic", prepared_env).catalog()
-    at = _similarity()
+    at = open_page("tag_similarity")
     at.radio(key="similarity.route").set_value("galaxy id").run()
     at.text_input(key="similarity.id").input(catalog["galaxy_id"][3]).run()
     at.number_input(key="similarity.k").set_value(12).run()
@@ -53,7 +41,7 @@ def test_galaxy_id_and_sky_routes(prepared_env):
 
 
 def test_bad_queries_show_errors_not_tracebacks(prepared_env):
-    at = _similarity()
+    at = open_page("tag_similarity")
     at.radio(key="similarity.route").set_value("galaxy id").run()
     at.text_input(key="similarity.id").input("J000000.00+000000.0").run()
     at.button(key="similarity.search").click().run()
@@ -72,16 +60,13 @@ def test_bad_queries_show_errors_not_tracebacks(prepared_env):
 
 
 def test_unprepared_dataset_points_home(env):
-    at = _similarity()
+    at = open_page("tag_similarity")
     assert "on the Home page first" in at.info[0].value
 
 
 def test_galaxy_from_the_explorer_is_the_query(prepared_env):
     catalog = open_workspace("synthetic", prepared_env).catalog()
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["dataset"] = "synthetic"
-    at.session_state["similarity.from_explorer"] = catalog["galaxy_id"][2]
-    at.run()
+    at = open_page("tag_similarity", similarity__from_explorer=catalog["galaxy_id"][2])
     assert at.radio(key="similarity.route").value == "explorer"
     at.button(key="similarity.search").click().run()
     assert not at.exception

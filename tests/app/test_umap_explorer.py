@@ -1,21 +1,9 @@
-from streamlit.testing.v1 import AppTest
-
-from morph_core.settings import PROJECT_ROOT
 from morph_core.workspace import open_workspace
-
-PAGE = str(PROJECT_ROOT / "pages" / "umap_explorer.py")
-
-
-def _explorer(dataset: str = "synthetic") -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["dataset"] = dataset  # picked on Home, in the sidebar
-    at.run()
-    assert not at.exception
-    return at
+from tests.app.pages import open_page
 
 
 def test_map_draws_and_asks_for_a_selection(prepared_env):
-    at = _explorer()
+    at = open_page("umap_explorer")
     assert len(at.get("plotly_chart")) == 1
     assert any("Select galaxies on the map" in i.value for i in at.info)
     assert "morphology" in at.selectbox(key="umap.colour").options
@@ -25,7 +13,7 @@ def test_map_draws_and_asks_for_a_selection(prepared_env):
 
 def test_selection_shows_a_sorted_paged_grid_and_csv(prepared_env):
     catalog = open_workspace("synthetic", prepared_env).catalog()
-    at = _explorer()
+    at = open_page("umap_explorer")
     at.session_state["umap.selection"] = catalog["galaxy_id"][:30].tolist()
     at.run()
     assert any("30 galaxies selected" in s.value for s in at.subheader)
@@ -43,14 +31,14 @@ def test_selection_shows_a_sorted_paged_grid_and_csv(prepared_env):
 
 
 def test_empty_selection_is_a_clear_message(prepared_env):
-    at = _explorer()
+    at = open_page("umap_explorer")
     at.session_state["umap.selection"] = []
     at.run()
     assert any("holds no galaxies" in w.value for w in at.warning)
 
 
 def test_recompute_with_other_settings(prepared_env):
-    at = _explorer()
+    at = open_page("umap_explorer")
     at.slider(key="umap.n_neighbors").set_value(6).run()
     assert any("No map for these settings" in i.value for i in at.info)
     at.button(key="umap.recompute").click().run()
@@ -62,7 +50,7 @@ def test_recompute_with_other_settings(prepared_env):
 
 def test_selected_galaxy_is_handed_to_similarity(prepared_env):
     catalog = open_workspace("synthetic", prepared_env).catalog()
-    at = _explorer()
+    at = open_page("umap_explorer")
     at.session_state["umap.selection"] = catalog["galaxy_id"][:3].tolist()
     at.run()
     at.selectbox(key="umap.similar").select(catalog["galaxy_id"][2]).run()

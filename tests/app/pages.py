@@ -1,0 +1,19 @@
+"""AppTest helpers: run one page as if its dataset were picked on Home."""
+
+from streamlit.testing.v1 import AppTest
+
+from morph_core.settings import PROJECT_ROOT
+
+
+def open_page(name: str, dataset: str = "synthetic", **state) -> AppTest:
+    """Run ``pages/<name>.py`` with ``dataset`` picked (Home's sidebar does that)
+    and any other session ``state`` set by the other pages."""
+    at = AppTest.from_file(
+        str(PROJECT_ROOT / "pages" / f"{name}.py"), default_timeout=120
+    )
+    at.session_state["dataset"] = dataset
+    for key, value in state.items():
+        at.session_state[key.replace("__", ".")] = value
+    at.run()
+    assert not at.exception
+    return at
