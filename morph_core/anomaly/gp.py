@@ -8,8 +8,8 @@ Beyond the paper, a cold start that works: while every rating is equal (e.g. all
 0), the GP mean is flat, its σ tiny, and EI underflows to 0 for every galaxy, so
 the paper's loop shows galaxies in catalogue order. Strategy ``"isolation_forest"``
 starts from the most unusual galaxies (an unsupervised isolation-forest score on
-the same features, as Astronomaly does) and, whenever EI is 0 everywhere, falls
-back to the GP's upper confidence bound plus that score.
+the same features, as Astronomaly does) and, whenever EI is negligible
+everywhere, falls back to the GP's upper confidence bound plus that score.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from morph_core.anomaly.acquisition import (
 Strategy = Literal["paper", "isolation_forest"]
 STRATEGIES: tuple[Strategy, ...] = ("paper", "isolation_forest")
 CHUNK = 50_000  # galaxies predicted at a time
+EI_NEGLIGIBLE = 1e-6  # rating units: below this EI ranks noise, not promise
 
 
 @dataclass
@@ -114,7 +115,7 @@ def propose(
     strategy : {"paper", "isolation_forest"}
         ``"paper"``: a random first batch, then EI. ``"isolation_forest"``: the
         most unusual galaxies first, then EI, falling back to UCB + oddness when
-        EI is 0 everywhere.
+        EI is negligible everywhere.
     oddness : ndarray of shape (n_galaxies,), optional
         From :func:`isolation_scores`; needed by ``"isolation_forest"``.
     """
@@ -137,7 +138,7 @@ def propose(
     mean, std = predict(gp, features)
     ei = expected_improvement(mean, std, float(np.max(ratings)), xi)
     ei[rated_rows] = 0
-    if strategy == "paper" or ei.max() > 0:
+    if strategy == "paper" or ei.max() > EI_NEGLIGIBLE:
         return Proposal(
             next_batch(ei, rated_rows, batch_size),
             mean,
