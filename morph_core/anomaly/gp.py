@@ -14,11 +14,13 @@ everywhere, falls back to the GP's upper confidence bound plus that score.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RationalQuadratic, WhiteKernel
 from sklearn.preprocessing import StandardScaler
@@ -80,7 +82,9 @@ def fit_gp(features: np.ndarray, ratings: np.ndarray, random_state: int = 0):
     gp = GaussianProcessRegressor(
         kernel=kernel, normalize_y=True, random_state=random_state
     )
-    return gp.fit(features, np.asarray(ratings, float))
+    with warnings.catch_warnings():  # bounds are hit with few ratings: expected
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gp.fit(features, np.asarray(ratings, float))
 
 
 def predict(
