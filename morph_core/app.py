@@ -8,6 +8,7 @@ version), never the heavy objects; long work never runs inside a cached function
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def thumbnail(file: str, size: int = 160) -> np.ndarray | None:
     return image[::step, ::step]
 
 
-def gallery(table: pd.DataFrame, columns: int = 6, details: list[str] = ()) -> None:
+def gallery(table: pd.DataFrame, columns: int = 6, details: Sequence[str] = ()) -> None:
     """Thumbnails of the galaxies in ``table`` in a grid, captioned with their id
     and the ``details`` columns."""
     cells = st.columns(columns)
