@@ -18,6 +18,7 @@ TOOLS = [
     st.Page(
         "pages/tag_similarity.py", title="Tag similarity", icon=":material/search:"
     ),
+    st.Page("pages/anomaly_rater.py", title="Anomaly rater", icon=":material/star:"),
 ]
 
 

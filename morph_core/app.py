@@ -16,13 +16,16 @@ import pandas as pd
 import streamlit as st
 
 from morph_core import settings
+from morph_core.anomaly.gp import isolation_scores, standardise
+from morph_core.anomaly.rater import RaterState, rater_state, skip
 from morph_core.datasets import available_datasets, encoder_spec, resolve_dataset
 from morph_core.encoder_spec import EncoderSpec
 from morph_core.errors import ImageError
-from morph_core.features import PCA_SIMILARITY, PCAModel
+from morph_core.features import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
 from morph_core.images import decode_image, load_image
 from morph_core.manifest import DatasetEntry, Manifest, load_manifest
 from morph_core.prepare import STAGES, PrepareSummary, compute_umap, prepare
+from morph_core.ratings import RatingStore
 from morph_core.similarity import NeighbourIndex
 from morph_core.sky import links
 from morph_core.workspace import open_workspace, umap_file
@@ -231,3 +234,41 @@ def run_prepare(dataset_entry: DatasetEntry) -> PrepareSummary:
         )
     finally:
         bar.empty()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Scoring how unusual each galaxy is…")
+def _anomaly_features(root: str, dataset: str, version: int):
+    features = standardise(_pca_features(root, dataset, version, PCA_ANOMALY))
+    return features, isolation_scores(features)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _store(root: str, dataset: str, version: int) -> RatingStore:
+    ws = open_workspace(dataset, Path(root))
+    ids = _catalog(root, dataset, version)["galaxy_id"].astype(str)
+    return RatingStore(ws.file("ratings.sqlite"), known_ids=ids)
+
+
+def rating_store(dataset: str) -> RatingStore:
+    """The dataset's rating store (one per server, shared: it holds only a path)."""
+    return _store(_root(), dataset, version(dataset))
+
+
+def rater(dataset: str, name: str, strategy: str, retrain: bool = False) -> RaterState:
+    """A rater's batch and model, refitted from the store when the batch is done."""
+    root, v = _root(), version(dataset)
+    features, oddness = _anomaly_features(root, dataset, v)
+    return rater_state(
+        open_workspace(dataset, Path(root)),
+        rating_store(dataset),
+        _catalog(root, dataset, v),
+        features,
+        oddness,
+        name,
+        strategy,
+        retrain,
+    )
+
+
+def skip_galaxy(dataset: str, name: str, galaxy_id: str) -> None:
+    skip(open_workspace(dataset, Path(_root())), name, galaxy_id)

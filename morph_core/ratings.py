@@ -76,6 +76,11 @@ class RatingStore:
         finally:
             connection.close()
 
+    def round(self, rater: str) -> int:
+        """How many times the rater started over (their current round)."""
+        with self._connect() as db:
+            return self._round(db, rater)
+
     def _round(self, db: sqlite3.Connection, rater: str) -> int:
         row = db.execute(
             "SELECT COUNT(*) FROM events WHERE rater = ? AND kind = 'start_over'",
