@@ -141,7 +141,8 @@ def main() -> None:
     )
     goto = st.session_state.pop("home.goto", None)
     if goto:  # a page opened by a link before Home.py ran: go back to it
-        st.switch_page(goto)
+        page, query = goto
+        st.switch_page(page, query_params=query)
     navigation.run()
 
 

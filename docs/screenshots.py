@@ -46,6 +46,13 @@ def main() -> None:
             )
             page.wait_for_timeout(3000)
             page.screenshot(path=OUT / "tag_similarity.png", full_page=True)
+
+            page.goto(f"{url}/anomaly_rater?rater=screenshot")
+            expect(page.get_by_text("Rate these")).to_be_visible(timeout=60_000)
+            for key in ("rater_rate_0_5", "rater_rate_0_0", "rater_rate_0_4"):
+                page.locator(f".st-key-{key} button").click()
+                page.wait_for_timeout(2500)
+            page.screenshot(path=OUT / "anomaly_rater.png", full_page=True)
             browser.close()
     finally:
         process.terminate()

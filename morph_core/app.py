@@ -126,7 +126,7 @@ def require_dataset(page: str) -> str:
     without the sidebar) goes through ``Home.py`` and comes back.
     """
     if "dataset" not in st.session_state:
-        st.session_state["home.goto"] = page
+        st.session_state["home.goto"] = (page, st.query_params.to_dict())
         st.switch_page("Home.py")
     dataset = st.session_state.get("dataset")
     if not dataset or summary(dataset) is None:

@@ -76,14 +76,15 @@ for start in range(0, len(batch), 5):  # rows of 5 cards, in batch order
             if image is not None:
                 st.image(image, width="stretch")
             st.caption(("▶ " if i == focus else "") + galaxy_id)
-            buttons = st.columns(6, gap=None)
-            for rating in range(6):
-                buttons[rating].button(
-                    str(rating),
-                    key=f"rater_rate_{i}_{rating}",
-                    on_click=_rate,
-                    args=(galaxy_id, rating),
-                )
+            for row in (range(0, 3), range(3, 6)):  # two rows: digits stay legible
+                for rating, button in zip(row, st.columns(3, gap="small"), strict=True):
+                    button.button(
+                        str(rating),
+                        key=f"rater_rate_{i}_{rating}",
+                        on_click=_rate,
+                        args=(galaxy_id, rating),
+                        width="stretch",
+                    )
 
 quick = st.columns(10)
 if batch:
