@@ -17,7 +17,13 @@ import streamlit as st
 
 from morph_core import settings
 from morph_core.anomaly.gp import isolation_scores, standardise
-from morph_core.anomaly.rater import RaterState, rater_state, skip
+from morph_core.anomaly.rater import (
+    RaterModel,
+    RaterState,
+    fit_rater,
+    rater_state,
+    skip,
+)
 from morph_core.datasets import available_datasets, encoder_spec, resolve_dataset
 from morph_core.encoder_spec import EncoderSpec
 from morph_core.errors import ImageError
@@ -80,7 +86,7 @@ def skipped(dataset: str) -> pd.DataFrame:
     return open_workspace(dataset, Path(_root())).skipped()
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=512, show_spinner=False)
 def thumbnail(file: str, size: int = 160) -> np.ndarray | None:
     """A colour thumbnail of one image file, ``None`` if it cannot be read now."""
     try:
@@ -255,18 +261,38 @@ def rating_store(dataset: str) -> RatingStore:
 
 
 def rater(dataset: str, name: str, strategy: str, retrain: bool = False) -> RaterState:
-    """A rater's batch and model, refitted from the store when the batch is done."""
+    """A rater's batch and model; the model is refitted only when ratings change."""
     root, v = _root(), version(dataset)
-    features, oddness = _anomaly_features(root, dataset, v)
+    store = rating_store(dataset)
+    model = _rater_model(root, dataset, v, name, strategy, store.version(name))
     return rater_state(
         open_workspace(dataset, Path(root)),
-        rating_store(dataset),
+        store,
         _catalog(root, dataset, v),
+        model,
+        name,
+        strategy,
+        retrain,
+    )
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _rater_model(
+    root: str,
+    dataset: str,
+    version: int,
+    name: str,
+    strategy: str,
+    ratings_version: int,
+) -> RaterModel:
+    features, oddness = _anomaly_features(root, dataset, version)
+    return fit_rater(
+        _store(root, dataset, version),
+        _catalog(root, dataset, version),
         features,
         oddness,
         name,
         strategy,
-        retrain,
     )
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from filelock import FileLock
 
 from morph_core import settings
+from morph_core.catalog import empty_skipped
 from morph_core.errors import MorphCoreError
 from morph_core.features import UMAP_MIN_DIST, UMAP_NEIGHBOURS, PCAModel
 
@@ -150,9 +151,6 @@ class Workspace:
         """The last prepare's record (``prepare.json``), ``None`` if never prepared."""
         return self.read_json("prepare.json")
 
-    def is_prepared(self) -> bool:
-        return self.summary() is not None
-
     def features_dir(self, encoder: str | None = None) -> str:
         """``features/<encoder fingerprint>``, by default the last prepared encoder."""
         if encoder is None:
@@ -168,11 +166,9 @@ class Workspace:
 
     def skipped(self) -> pd.DataFrame:
         """Galaxies left out by the last prepare, with the reason."""
-        return (
-            self.read_table("skipped.csv")
-            if self.exists("skipped.csv")
-            else (pd.DataFrame(columns=["galaxy_id", "file", "reason"]))
-        )
+        if not self.exists("skipped.csv"):
+            return empty_skipped()
+        return self.read_table("skipped.csv")
 
     def features(self) -> np.ndarray:
         """CNN features ``(n_galaxies, n_features)`` float32, memory-mapped."""

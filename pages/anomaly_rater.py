@@ -65,7 +65,7 @@ focus = min(st.session_state.get("rater.focus", 0), max(len(batch) - 1, 0))
 st.session_state["rater.focus"] = focus
 
 st.subheader(f"Rate these {len(batch)} galaxies")
-st.caption(f"Why these: {state.proposal.reason}.")
+st.caption(f"Why these: {state.model.proposal.reason}.")
 for start in range(0, len(batch), 5):  # rows of 5 cards, in batch order
     for i, cell in enumerate(st.columns(5), start):
         if i >= len(batch):
@@ -132,15 +132,15 @@ with st.expander("What the model believes"):
     st.dataframe(
         {
             "galaxy_id": batch,
-            "predicted rating": state.proposal.mean[rows].round(2),
-            "uncertainty": state.proposal.std[rows].round(2),
-            "score": state.proposal.acquisition[rows],
+            "predicted rating": state.model.proposal.mean[rows].round(2),
+            "uncertainty": state.model.proposal.std[rows].round(2),
+            "score": state.model.proposal.acquisition[rows],
         },
         hide_index=True,
     )
 
 with st.sidebar:
-    st.metric("Your ratings", len(state.ratings))
+    st.metric("Your ratings", len(state.model.ratings))
     st.button(
         "Retrain now",
         key="rater.retrain_button",
@@ -158,23 +158,25 @@ with st.sidebar:
     )
     st.download_button(
         "Your ratings (CSV)",
-        state.ratings.to_csv(index=False),
+        state.model.ratings.to_csv(index=False),
         file_name=f"{dataset}_{name}_ratings.csv",
         key="rater.csv",
     )
     st.download_button(
         "Full ranking (CSV)",
-        state.ranking.to_csv(index=False),
+        state.model.ranking.to_csv(index=False),
         file_name=f"{dataset}_{name}_ranking.csv",
         key="rater.ranking_csv",
     )
     with st.expander("Top 50 by predicted interest"):
-        top = catalog.loc[state.ranking["galaxy_id"].head(50)].reset_index(drop=True)
+        top = catalog.loc[state.model.ranking["galaxy_id"].head(50)].reset_index(
+            drop=True
+        )
         app.gallery(top, columns=3)
     embedding = app.umap(dataset, UMAP_NEIGHBOURS, UMAP_MIN_DIST)
     if embedding is not None:
         ranked = catalog.assign(
-            interest=state.ranking.set_index("galaxy_id")["interest"]
+            interest=state.model.ranking.set_index("galaxy_id")["interest"]
         ).reset_index(drop=True)
         st.plotly_chart(
             explorer.map_figure(

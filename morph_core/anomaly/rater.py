@@ -20,45 +20,48 @@ from morph_core.workspace import Workspace
 
 
 @dataclass
-class RaterState:
-    """What the rater sees.
+class RaterModel:
+    """What the model learned from one rater's ratings.
 
     Attributes
     ----------
-    batch : list of str
-        Galaxy ids still to rate in the current batch, in order.
     ratings : DataFrame
         ``galaxy_id``, ``rating``, ``rated_at`` of this rater.
     proposal : Proposal
-        The model after the last fit (mean, std, acquisition, reason).
+        The fit on those ratings (mean, std, acquisition, next rows, reason).
     ranking : DataFrame
         Every galaxy: ``galaxy_id``, ``interest`` (the ranking score: rated
         galaxies by rating x 100, others by the GP mean), ``predicted``,
         ``uncertainty``, ``rating``; most interesting first.
     """
 
-    batch: list[str]
     ratings: pd.DataFrame
     proposal: Proposal
     ranking: pd.DataFrame
+
+
+@dataclass
+class RaterState:
+    """What the rater sees: the batch still to rate and the model behind it."""
+
+    batch: list[str]
+    model: RaterModel
 
 
 def _batch_file(rater: str) -> str:
     return f"raters/{hashlib.sha1(rater.encode()).hexdigest()[:16]}.json"
 
 
-def rater_state(
-    workspace: Workspace,
+def fit_rater(
     store: RatingStore,
     catalog: pd.DataFrame,
     features: np.ndarray,
     oddness: np.ndarray,
     rater: str,
     strategy: Strategy = "isolation_forest",
-    retrain: bool = False,
     random_state: int = 0,
-) -> RaterState:
-    """The rater's current batch and model, refitting when the batch is done.
+) -> RaterModel:
+    """Fit the model on the rater's current ratings (deterministic for given ratings).
 
     Parameters
     ----------
@@ -66,8 +69,6 @@ def rater_state(
         Standardised PCA-40, rows in catalogue order.
     oddness : ndarray of shape (n_galaxies,)
         Isolation-forest scores (cold start).
-    retrain : bool
-        Fit again and start a new batch now.
     """
     ratings = store.ratings(rater)
     row_of = pd.Series(np.arange(len(catalog)), index=catalog["galaxy_id"].astype(str))
@@ -82,19 +83,6 @@ def rater_state(
         oddness,
         random_state=random_state + len(rated_rows),
     )
-
-    key = {"round": store.round(rater), "strategy": strategy}
-    saved = workspace.read_json(_batch_file(rater)) or {}
-    done = set(ratings["galaxy_id"]) | set(saved.get("skipped", []))
-    remaining = [
-        g for g in saved.get("batch", []) if g not in done and g in row_of.index
-    ]
-    if retrain or not remaining or saved.get("key") != key:
-        remaining = catalog["galaxy_id"].iloc[proposal.rows].astype(str).tolist()
-        workspace.write_json(
-            _batch_file(rater), {"key": key, "batch": remaining, "skipped": []}
-        )
-
     rating_of = dict(zip(ratings["galaxy_id"], ratings["rating"], strict=True))
     ranking = (
         pd.DataFrame(
@@ -109,7 +97,31 @@ def rater_state(
         .sort_values("interest", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
-    return RaterState(remaining, ratings, proposal, ranking)
+    return RaterModel(ratings, proposal, ranking)
+
+
+def rater_state(
+    workspace: Workspace,
+    store: RatingStore,
+    catalog: pd.DataFrame,
+    model: RaterModel,
+    rater: str,
+    strategy: Strategy = "isolation_forest",
+    retrain: bool = False,
+) -> RaterState:
+    """The saved batch minus what was rated or skipped; a new one from ``model``
+    when it is used up, the round or strategy changed, or ``retrain`` is set."""
+    key = {"round": store.round(rater), "strategy": strategy}
+    saved = workspace.read_json(_batch_file(rater)) or {}
+    done = set(model.ratings["galaxy_id"]) | set(saved.get("skipped", []))
+    known = set(catalog["galaxy_id"].astype(str))
+    remaining = [g for g in saved.get("batch", []) if g not in done and g in known]
+    if retrain or not remaining or saved.get("key") != key:
+        remaining = catalog["galaxy_id"].iloc[model.proposal.rows].astype(str).tolist()
+        workspace.write_json(
+            _batch_file(rater), {"key": key, "batch": remaining, "skipped": []}
+        )
+    return RaterState(remaining, model)
 
 
 def skip(workspace: Workspace, rater: str, galaxy_id: str) -> None:
