@@ -16,7 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from morph_core import settings
-from morph_core.anomaly.gp import isolation_scores, standardise
+from morph_core.anomaly.feature_sets import anomaly_features
+from morph_core.anomaly.gp import isolation_scores
 from morph_core.anomaly.rater import (
     RaterModel,
     RaterState,
@@ -27,7 +28,7 @@ from morph_core.anomaly.rater import (
 from morph_core.datasets import available_datasets, encoder_spec, resolve_dataset
 from morph_core.encoder_spec import EncoderSpec
 from morph_core.errors import ImageError
-from morph_core.features import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
+from morph_core.features import PCA_SIMILARITY, PCAModel
 from morph_core.images import decode_image, load_image
 from morph_core.manifest import DatasetEntry, Manifest, load_manifest
 from morph_core.prepare import STAGES, PrepareSummary, compute_umap, prepare
@@ -243,8 +244,15 @@ def run_prepare(dataset_entry: DatasetEntry) -> PrepareSummary:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Scoring how unusual each galaxy is…")
-def _anomaly_features(root: str, dataset: str, version: int):
-    features = standardise(_pca_features(root, dataset, version, PCA_ANOMALY))
+def _anomaly_features(root: str, dataset: str, version: int, feature_set: str):
+    ws = open_workspace(dataset, Path(root))
+    bar = st.progress(0.0, text="Fitting ellipses to every galaxy (once)…")
+    try:
+        features = anomaly_features(
+            ws, feature_set, lambda done, total: bar.progress(done / total)
+        )
+    finally:
+        bar.empty()
     return features, isolation_scores(features)
 
 
@@ -260,11 +268,19 @@ def rating_store(dataset: str) -> RatingStore:
     return _store(_root(), dataset, version(dataset))
 
 
-def rater(dataset: str, name: str, strategy: str, retrain: bool = False) -> RaterState:
+def rater(
+    dataset: str,
+    name: str,
+    strategy: str,
+    feature_set: str = "cnn",
+    retrain: bool = False,
+) -> RaterState:
     """A rater's batch and model; the model is refitted only when ratings change."""
     root, v = _root(), version(dataset)
     store = rating_store(dataset)
-    model = _rater_model(root, dataset, v, name, strategy, store.version(name))
+    model = _rater_model(
+        root, dataset, v, name, strategy, feature_set, store.version(name)
+    )
     return rater_state(
         open_workspace(dataset, Path(root)),
         store,
@@ -273,6 +289,7 @@ def rater(dataset: str, name: str, strategy: str, retrain: bool = False) -> Rate
         name,
         strategy,
         retrain,
+        feature_set,
     )
 
 
@@ -283,9 +300,10 @@ def _rater_model(
     version: int,
     name: str,
     strategy: str,
+    feature_set: str,
     ratings_version: int,
 ) -> RaterModel:
-    features, oddness = _anomaly_features(root, dataset, version)
+    features, oddness = _anomaly_features(root, dataset, version, feature_set)
     return fit_rater(
         _store(root, dataset, version),
         _catalog(root, dataset, version),

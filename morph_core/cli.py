@@ -1,10 +1,12 @@
-"""Command line: ``python -m morph_core prepare <dataset>`` and ``datasets``."""
+"""Command line: ``python -m morph_core prepare <dataset>``, ``datasets`` and
+``pretrain`` (the default encoder)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -16,9 +18,16 @@ from morph_core.datasets import (
     hdf5_entry,
     resolve_dataset,
 )
+from morph_core.encoder import preprocess_files
 from morph_core.errors import MorphCoreError
 from morph_core.manifest import LabelsSpec, load_manifest
 from morph_core.prepare import prepare
+from morph_core.pretrain import (
+    DEFAULT_WEIGHTS_FOLDER,
+    PretrainConfig,
+    pretrain,
+    training_survey,
+)
 from morph_core.workspace import open_workspace
 
 logger = logging.getLogger("morph_core")
@@ -75,7 +84,67 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("datasets", help="list datasets and whether they are prepared")
     d.set_defaults(func=_datasets)
+
+    t = sub.add_parser(
+        "pretrain", help="train the default encoder on a synthetic training survey"
+    )
+    defaults = PretrainConfig()
+    t.add_argument("--galaxies", type=int, default=defaults.n_galaxies)
+    t.add_argument("--data-seed", type=int, default=defaults.data_seed)
+    t.add_argument("--epochs", type=int, default=defaults.epochs)
+    t.add_argument("--image-size", type=int, default=defaults.image_size)
+    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    t.add_argument(
+        "--work", type=Path, default=Path("pretrain-work"), help="training survey"
+    )
+    t.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS_FOLDER)
+    t.add_argument("--device", default="cpu", help="cpu, or cuda where there is one")
+    t.set_defaults(func=_pretrain)
     return parser
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    try:
+        config = PretrainConfig(
+            n_galaxies=args.galaxies,
+            data_seed=args.data_seed,
+            epochs=args.epochs,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+        )
+    except ValueError as e:
+        raise MorphCoreError(str(e)) from e
+    start = time.perf_counter()
+    with tqdm(desc=" render", unit="gal") as bar:
+        catalog = training_survey(config, args.work, _tqdm_progress(bar))
+    with tqdm(desc="   load", unit="img") as bar:
+        images = preprocess_files(
+            list(catalog["file"]), config.encoder_spec(), _tqdm_progress(bar)
+        )
+    with tqdm(desc="  train", unit="step") as bar:
+        record = pretrain(
+            config,
+            catalog,
+            images,
+            args.out,
+            args.device,
+            _tqdm_progress(bar),
+            on_epoch=lambda r: tqdm.write(
+                f"epoch {r['epoch']}: train {r['train_loss']:.4f} "
+                f"val {r['val_loss']:.4f} ({r['seconds']:.0f}s)"
+            ),
+        )
+    minutes = (time.perf_counter() - start) / 60
+    print(f"Saved {args.out} (best epoch {record['best_epoch']}, {minutes:.1f} min)")
+    return 0
+
+
+def _tqdm_progress(bar: tqdm):
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return update
 
 
 def _prepare(args: argparse.Namespace) -> int:

@@ -104,6 +104,22 @@ class _ImageFiles(Dataset):
         return self.transform(Image.fromarray(array)), ""
 
 
+def preprocess_files(
+    files: list[str], spec: EncoderSpec, progress: ProgressFn | None = None
+) -> torch.Tensor:
+    """Images preprocessed exactly as the encoder sees them: ``(n, 1, s, s)`` fp16."""
+    dataset = _ImageFiles(files, spec)
+    out = torch.zeros(len(files), 1, spec.image_size, spec.image_size, dtype=torch.half)
+    for i in range(len(files)):
+        tensor, reason = dataset[i]
+        if reason:
+            raise ImageError(f"{files[i]}: {reason}")
+        out[i] = tensor
+        if progress and ((i + 1) % 500 == 0 or i + 1 == len(files)):
+            progress(i + 1, len(files))
+    return out
+
+
 def embed_files(
     files: Sequence[str],
     model: torch.nn.Module,

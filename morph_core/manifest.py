@@ -56,7 +56,9 @@ class DatasetEntry(_Entry):
     sky_from_name: bool = False
     stretch: Literal["asinh", "lupton"] = "asinh"
     labels: LabelsSpec | None = None
-    params: dict[str, int | float | str] = Field(default_factory=dict)
+    params: dict[str, int | float | str | dict[str, float]] = Field(
+        default_factory=dict
+    )
     expected_files: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ import streamlit as st
 from streamlit_shortcuts import add_shortcuts
 
 from morph_core import app, explorer
+from morph_core.anomaly.feature_sets import FEATURE_SETS
 from morph_core.anomaly.gp import STRATEGIES
 from morph_core.errors import MorphCoreError
 from morph_core.features import UMAP_MIN_DIST, UMAP_NEIGHBOURS
@@ -37,6 +38,14 @@ with st.sidebar:
             "isolation_forest": "unusual galaxies first, then EI",
         }.get,
     )
+    feature_set = st.selectbox(
+        "Features",
+        list(FEATURE_SETS),
+        key="rater.features",
+        format_func=FEATURE_SETS.get,
+        help="What the model compares galaxies by: the CNN representation (the "
+        "paper's), the ellipse fits of the Astronomaly baseline, or both.",
+    )
 name = name.strip()
 if not name:
     st.warning("Type a name in the sidebar to start rating.")
@@ -56,7 +65,13 @@ def _rate(galaxy_id: str, rating: int) -> None:
     _act(store.rate, name, galaxy_id, rating, "page")
 
 
-state = app.rater(dataset, name, strategy, st.session_state.pop("rater.retrain", False))
+state = app.rater(
+    dataset,
+    name,
+    strategy,
+    feature_set,
+    st.session_state.pop("rater.retrain", False),
+)
 if error := st.session_state.pop("rater.error", None):
     st.error(error)
 catalog = app.catalog(dataset).set_index("galaxy_id", drop=False)

@@ -108,10 +108,14 @@ def rater_state(
     rater: str,
     strategy: Strategy = "isolation_forest",
     retrain: bool = False,
+    feature_set: str = "cnn",
 ) -> RaterState:
     """The saved batch minus what was rated or skipped; a new one from ``model``
-    when it is used up, the round or strategy changed, or ``retrain`` is set."""
+    when it is used up, the round, strategy or feature set changed, or
+    ``retrain`` is set."""
     key = {"round": store.round(rater), "strategy": strategy}
+    if feature_set != "cnn":  # batches saved before feature sets existed stay valid
+        key["features"] = feature_set
     saved = workspace.read_json(_batch_file(rater)) or {}
     done = set(model.ratings["galaxy_id"]) | set(saved.get("skipped", []))
     known = set(catalog["galaxy_id"].astype(str))

@@ -25,7 +25,7 @@ from morph_core.sky import parse_iau_name
 from morph_core.sources.fits import FITS_SUFFIXES, fits_to_image, is_fits
 from morph_core.sources.hdf5 import read_hdf5
 from morph_core.sources.labels import join_labels, read_table
-from morph_core.sources.synthetic import SurveySpec, make_survey
+from morph_core.synthetic import SurveySpec, make_survey
 from morph_core.workspace import Workspace
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", *FITS_SUFFIXES)
@@ -66,9 +66,9 @@ def _synthetic(
     except (TypeError, ValueError) as e:
         raise CatalogError(f"synthetic dataset {entry.name!r}: {e}") from e
     key = {
-        "generator": "morph_core.sources.synthetic",
+        "generator": "morph_core.synthetic",
         "spec": vars(spec),
-        "version": 2,
+        "version": 3,
     }
     if workspace.is_fresh("synthetic.parquet", key):
         return workspace.read_table("synthetic.parquet")

@@ -4,62 +4,120 @@ import re
 import numpy as np
 import pytest
 
-from morph_core.sources.synthetic import (
-    MORPHOLOGIES,
-    SurveySpec,
-    make_survey,
-    render_galaxy,
-)
+from morph_core.sky import separation_arcsec
+from morph_core.synthetic import MORPHOLOGIES, SurveySpec, make_catalog, make_survey
+from morph_core.synthetic.render import render_galaxy
+from morph_core.synthetic.truth import draw_truth
+from morph_core.synthetic.volunteers import QUESTIONS
 
 
 def _hashes(table):
     return [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in table["file"]]
 
 
-def test_same_seed_same_catalog_and_pixels(tmp_path):
-    a = make_survey(SurveySpec(40, 48, seed=3), tmp_path / "a")
-    b = make_survey(SurveySpec(40, 48, seed=3), tmp_path / "b")
-    c = make_survey(SurveySpec(40, 48, seed=4), tmp_path / "c")
+def test_same_seed_same_catalog_and_pixels_whatever_the_workers(tmp_path):
+    a = make_survey(SurveySpec(30, 48, seed=3), tmp_path / "a", workers=1)
+    b = make_survey(SurveySpec(30, 48, seed=3), tmp_path / "b", workers=2)
+    c = make_survey(SurveySpec(30, 48, seed=4), tmp_path / "c", workers=1)
     cols = [col for col in a.columns if col != "file"]
     assert a[cols].equals(b[cols])
     assert _hashes(a) == _hashes(b)
     assert _hashes(a) != _hashes(c)
 
 
-def test_catalog_columns_names_and_rates(tmp_path):
-    table = make_survey(SurveySpec(400, 32, seed=1), tmp_path)
-    assert table["galaxy_id"].is_unique
+@pytest.fixture(scope="module")
+def catalog():
+    return make_catalog(SurveySpec(12000, 128, seed=42))
+
+
+def test_names_positions_and_duplicates(catalog):
+    assert catalog["galaxy_id"].is_unique
     assert all(
-        re.fullmatch(r"J\d{6}\.\d{2}[+-]\d{6}\.\d", n) for n in table["galaxy_id"]
+        re.fullmatch(r"J\d{6}\.\d{2}[+-]\d{6}\.\d", n) for n in catalog["galaxy_id"]
     )
-    assert table["ra"].between(150, 210).all() and table["dec"].between(-5, 15).all()
-    shares = table["morphology"].value_counts(normalize=True)
+    assert catalog["ra"].between(150, 210).all()
+    assert catalog["dec"].between(-5, 15).all()
+    dup = catalog[catalog["duplicate_of"] != ""]
+    assert 5 <= len(dup) <= 60
+    original = catalog.set_index("galaxy_id").loc[dup["duplicate_of"]]
+    sep = separation_arcsec(
+        dup["ra"].to_numpy(),
+        dup["dec"].to_numpy(),
+        original["ra"].to_numpy(),
+        original["dec"].to_numpy(),
+    )
+    assert ((sep > 1.5) & (sep < 6.5)).all()
+    assert (dup["morphology"].to_numpy() == original["morphology"].to_numpy()).all()
+
+
+def test_label_rates(catalog):
+    shares = catalog["morphology"].value_counts(normalize=True)
     for name, share in MORPHOLOGIES.items():
-        assert abs(shares.get(name, 0) - share) < 0.06, name
-    rings = table["morphology"] == "ring"
-    assert table.loc[rings, "odd_fraction"].mean() > 0.6
-    assert (
-        table.loc[~rings & (table.morphology == "elliptical"), "odd_fraction"].mean()
-        < 0.3
+        assert abs(shares[name] - share) < 0.015, name
+    odd = catalog["odd_yes_fraction"] > 0.9
+    assert 0.01 <= odd.mean() <= 0.02
+    anomalies = (
+        catalog["ring"]
+        | catalog["lens"]
+        | catalog["dust_lane"]
+        | catalog["overlapping"]
+        | catalog["merging"].isin(["merger", "major-disturbance"])
+        | (catalog["morphology"] == "irregular")
     )
-    assert 0 < (table["tags"] != "").mean() < 0.2
+    assert anomalies[odd].mean() > 0.95  # "odd" means something is there
+    smooth = catalog["smooth-or-featured_smooth_fraction"]
+    assert smooth[catalog["morphology"] == "elliptical"].mean() > 0.7
+    assert smooth[catalog["morphology"] == "spiral"].mean() < 0.3
+    for question, answers in QUESTIONS.items():
+        fractions = catalog[[f"{question}_{a}_fraction" for a in answers]]
+        answered = fractions.notna().all(axis=1)
+        assert np.allclose(fractions[answered].sum(axis=1), 1, atol=1e-3), question
+    tagged = catalog["tags"] != ""
+    assert 0.03 < tagged.mean() < 0.25
+    rings = catalog["tags"].str.contains("#ring")
+    assert catalog.loc[rings, "ring"].mean() > 0.8  # mostly right, a few wrong
 
 
-def test_images_are_colour_uint8_with_signal():
-    rng = np.random.default_rng(0)
+def test_noisier_galaxies_split_the_vote(catalog):
+    ellipticals = catalog[catalog["morphology"] == "elliptical"]
+    faint = ellipticals["snr"] < ellipticals["snr"].quantile(0.2)
+    smooth = ellipticals["smooth-or-featured_smooth_fraction"]
+    assert smooth[faint].mean() < smooth[~faint].mean() - 0.05
+
+
+def test_every_class_renders_a_galaxy():
+    truth = draw_truth(SurveySpec(400, 64, seed=0), np.random.default_rng(0))
     for name in MORPHOLOGIES:
-        image = render_galaxy(name, 64, 30.0, rng)
+        rows = truth[(truth["morphology"] == name) & ~truth["star"]]
+        row = rows.loc[rows["flux"].idxmax()]
+        image = render_galaxy(row.to_dict(), 64)
         assert image.shape == (64, 64, 3) and image.dtype == np.uint8
-        centre = image[24:40, 24:40].mean()
-        assert centre > image[:8, :8].mean() + 20, name
+        centre, corner = image[26:38, 26:38].mean(), image[:8, :8].mean()
+        if name == "artifact":  # a faint smudge beside a trail, bleed or bad column
+            assert image.max() > 150 and centre < 60
+        else:
+            assert centre > corner + 10, name
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"n_galaxies": -1}, "n_galaxies"), ({"image_size": 16}, "image_size")],
+    [
+        ({"n_galaxies": -1}, "n_galaxies"),
+        ({"image_size": 16}, "image_size"),
+        ({"image_size": 1000}, "image_size"),
+        ({"morphologies": {"blob": 1.0}}, "unknown morphology 'blob'"),
+        ({"morphologies": {"spiral": -1.0}}, "must be >= 0"),
+        ({"duplicate_rate": 0.7}, "duplicate_rate"),
+    ],
 )
-def test_invalid_settings_fail_before_work(kwargs, message):
+def test_invalid_settings_fail_before_work(kwargs, message, tmp_path):
     with pytest.raises(ValueError, match=message):
-        SurveySpec(**kwargs)
-    with pytest.raises(ValueError, match="unknown morphology"):
-        render_galaxy("blob", 64, 10.0, np.random.default_rng(0))
+        make_survey(SurveySpec(**kwargs), tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_chosen_mix_of_classes():
+    spec = SurveySpec(500, 64, seed=1, morphologies={"spiral": 1, "merger": 1})
+    shares = make_catalog(spec)["morphology"].value_counts(normalize=True)
+    assert set(shares.index) == {"spiral", "merger"}
+    assert abs(shares["merger"] - 0.5) < 0.08
