@@ -19,6 +19,11 @@ TOOLS = [
         "pages/tag_similarity.py", title="Tag similarity", icon=":material/search:"
     ),
     st.Page("pages/anomaly_rater.py", title="Anomaly rater", icon=":material/star:"),
+    st.Page(
+        "pages/finetune_monitor.py",
+        title="Fine-tune monitor",
+        icon=":material/model_training:",
+    ),
 ]
 
 

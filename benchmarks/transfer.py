@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,14 +34,13 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import record  # noqa: E402
+from benchmarks.report import record, synthetic_survey  # noqa: E402
 from morph_core.encoder import build_encoder, preprocess_files  # noqa: E402
 from morph_core.encoder_spec import EncoderSpec  # noqa: E402
 from morph_core.features import fit_pca  # noqa: E402
 from morph_core.pretrain import DEFAULT_WEIGHTS_FOLDER  # noqa: E402
 from morph_core.settings import shared_data_dir  # noqa: E402
 from morph_core.similarity import NeighbourIndex, tag_counts  # noqa: E402
-from morph_core.synthetic import SurveySpec, make_survey  # noqa: E402
 
 K = 7
 TAGS = {  # tag -> the true feature it names
@@ -105,8 +103,8 @@ def probe_auc(pca40: np.ndarray, labels: np.ndarray) -> float:
     )
 
 
-def synthetic_rows(n: int, specs: dict, folder: Path) -> dict:
-    catalog = make_survey(SurveySpec(n, 128, seed=42), folder)
+def synthetic_rows(n: int, specs: dict) -> dict:
+    catalog = synthetic_survey(n)
     feats = features(list(catalog["file"]), specs)
     out: dict = {}
     for name, f in feats.items():
@@ -204,8 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     specs = encoders()
-    with tempfile.TemporaryDirectory() as tmp:
-        synthetic = synthetic_rows(args.synthetic, specs, Path(tmp))
+    synthetic = synthetic_rows(args.synthetic, specs)
     results = {
         "n_synthetic": args.synthetic,
         "k": K,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from morph_core import settings
+from morph_core import explorer, settings
 from morph_core.anomaly.feature_sets import anomaly_features
 from morph_core.anomaly.gp import isolation_scores
 from morph_core.anomaly.rater import (
@@ -35,7 +35,7 @@ from morph_core.prepare import STAGES, PrepareSummary, compute_umap, prepare
 from morph_core.ratings import RatingStore
 from morph_core.similarity import NeighbourIndex
 from morph_core.sky import links
-from morph_core.workspace import open_workspace, umap_file
+from morph_core.workspace import PREDICTIONS, Workspace, open_workspace, umap_file
 
 
 def _root() -> str:
@@ -64,9 +64,14 @@ def summary(dataset: str) -> dict | None:
 
 
 def version(dataset: str) -> int:
-    """Changes whenever the dataset is prepared again (cache key)."""
-    path = open_workspace(dataset, Path(_root())).file("prepare.json")
-    return path.stat().st_mtime_ns if path.exists() else 0
+    """Changes whenever the dataset is prepared again or a classifier's column is
+    added or removed (cache key)."""
+    ws = open_workspace(dataset, Path(_root()))
+    return sum(
+        path.stat().st_mtime_ns
+        for path in (ws.file("prepare.json"), ws.file(PREDICTIONS))
+        if path.exists()
+    )
 
 
 def catalog(dataset: str) -> pd.DataFrame:
@@ -81,6 +86,20 @@ def _catalog(root: str, dataset: str, version: int) -> pd.DataFrame:
 
 def workspace_path(dataset: str) -> Path:
     return open_workspace(dataset, Path(_root())).path
+
+
+def workspace(dataset: str) -> Workspace:
+    return open_workspace(dataset, Path(_root()))
+
+
+def label_columns(dataset: str) -> list[str]:
+    """Catalogue columns a classifier can learn: numbers, 0/1, or few classes."""
+    table = catalog(dataset)
+    return [
+        name
+        for name in explorer.colour_columns(table)[1:]
+        if table[name].notna().any() and not name.startswith("pred_")
+    ]
 
 
 def skipped(dataset: str) -> pd.DataFrame:

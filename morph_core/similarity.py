@@ -67,6 +67,7 @@ def similar_galaxies(
     query_row: int | None = None,
     exclude_radius_arcsec: float | None = None,
     exclude_tag: str | None = None,
+    only: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The ``k`` galaxies nearest to ``vector``, as catalogue rows.
 
@@ -84,6 +85,8 @@ def similar_galaxies(
         detections of the same galaxy). Needs ``ra``/``dec``.
     exclude_tag : str, optional
         Leave out galaxies already carrying this tag (to find new ones).
+    only : ndarray of bool, optional
+        Neighbours must be among these rows (e.g. a classifier's column >= 0.5).
 
     Returns
     -------
@@ -105,6 +108,8 @@ def similar_galaxies(
                 drop |= np.nan_to_num(sep, nan=np.inf) < exclude_radius_arcsec
     if exclude_tag:
         drop |= tag_counts(catalog, exclude_tag) > 0
+    if only is not None:
+        drop |= ~np.asarray(only, bool)
 
     wanted = min(k, int((~drop).sum()))
     fetch = min(index.n_galaxies, k + int(drop.sum()))
@@ -223,6 +228,7 @@ def search(
     exclude_radius_arcsec: float | None = DUPLICATE_RADIUS_ARCSEC,
     exclude_tagged: bool = False,
     match_radius_arcsec: float = 10.0,
+    only: tuple[str, float] | None = None,
 ) -> SimilarityResult:
     """Find the query by ``route`` and return its ``k`` most similar galaxies.
 
@@ -235,6 +241,9 @@ def search(
         For a tag query, leave out galaxies that already carry the tag.
     match_radius_arcsec : float
         A sky position must be this close to a catalogue galaxy.
+    only : (column, minimum), optional
+        Keep neighbours whose ``column`` is at least ``minimum``, e.g. a
+        fine-tuned classifier's ``pred_...`` column.
 
     Raises
     ------
@@ -270,9 +279,20 @@ def search(
         query_row=row,
         exclude_radius_arcsec=exclude_radius_arcsec,
         exclude_tag=tag if exclude_tagged else None,
+        only=_at_least(catalog, *only) if only else None,
     )
     n_tagged = None
     if tag is not None:
         n_tagged = int((tag_counts(neighbours, tag) > 0).sum())
     query = catalog.iloc[[row]] if row is not None else catalog.iloc[[]]
     return SimilarityResult(query.reset_index(drop=True), note, neighbours, n_tagged)
+
+
+def _at_least(catalog: pd.DataFrame, column: str, minimum: float) -> np.ndarray:
+    if column not in catalog.columns:
+        raise MorphCoreError(f"no column {column!r} to filter by")
+    values = pd.to_numeric(catalog[column], errors="coerce").to_numpy()
+    keep = np.nan_to_num(values, nan=-np.inf) >= minimum
+    if not keep.any():
+        raise MorphCoreError(f"no galaxy has {column} >= {minimum:g}")
+    return keep

@@ -12,6 +12,10 @@ Layout of ``<workspace_root>/<dataset>/``::
         embedded.parquet          galaxy_id, image_hash of each features row
         pca.npz, pca_40.npy       PCA model and projection
         umap.npy                  UMAP of PCA-15
+    ellipse.npy                   ellipse-fit features (anomaly baseline), on demand
+    ratings.sqlite, raters/       the anomaly rater's ratings and saved batches
+    runs/<run_id>/                fine-tuning runs (morph_core.finetune.runs)
+    predictions/<run_id>.parquet  a fine-tuned classifier's column, joined to catalog
 
 Every array and table has a JSON sidecar (``<name>.json``) holding the
 fingerprint of its inputs and its parameters: that record, not a log file, decides
@@ -37,6 +41,8 @@ from morph_core import settings
 from morph_core.catalog import empty_skipped
 from morph_core.errors import MorphCoreError
 from morph_core.features import UMAP_MIN_DIST, UMAP_NEIGHBOURS, PCAModel
+
+PREDICTIONS = "predictions"
 
 
 class Workspace:
@@ -161,8 +167,16 @@ class Workspace:
         return f"features/{encoder}"
 
     def catalog(self) -> pd.DataFrame:
-        """The galaxies that prepared, in features order."""
-        return self.read_table("catalog.parquet")
+        """The galaxies that prepared, in features order, with the columns of
+        fine-tuned classifiers applied to them (``predictions/*.parquet``)."""
+        table = self.read_table("catalog.parquet")
+        for path in sorted(self.file(PREDICTIONS).glob("*.parquet")):
+            extra = pd.read_parquet(path)
+            extra = extra.drop(
+                columns=[c for c in extra if c in table and c != "galaxy_id"]
+            )
+            table = table.merge(extra, on="galaxy_id", how="left")
+        return table
 
     def skipped(self) -> pd.DataFrame:
         """Galaxies left out by the last prepare, with the reason."""

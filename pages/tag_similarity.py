@@ -1,5 +1,6 @@
 """Tag similarity: the galaxies most like a query, by tag, id, position or image."""
 
+import pandas as pd
 import streamlit as st
 
 from morph_core import app, similarity
@@ -78,6 +79,23 @@ exclude_tagged = cols[2].checkbox(
     disabled=route != "tag",
     help="Leave out galaxies that already carry the tag, to find new ones",
 )
+numeric = [
+    c
+    for c in catalog.columns
+    if c not in ("ra", "dec") and pd.api.types.is_float_dtype(catalog[c])
+]
+predicted = [c for c in numeric if c.startswith("pred_")]
+cols = st.columns([2, 1])
+only_column = cols[0].selectbox(
+    "Only neighbours where",
+    [None, *predicted, *[c for c in numeric if c not in predicted]],
+    format_func=lambda c: "(no filter)" if c is None else c,
+    key="similarity.only_column",
+    help="E.g. a classifier you fine-tuned and applied on the fine-tune monitor",
+)
+only_minimum = cols[1].number_input(
+    "is at least", value=0.5, key="similarity.only_minimum", disabled=not only_column
+)
 details = st.multiselect(
     "Columns to show",
     [c for c in catalog.columns if c not in ("file", "galaxy_id")],
@@ -99,6 +117,7 @@ if st.button("Search", type="primary", key="similarity.search"):
             int(k),
             radius if has_sky else None,
             exclude_tagged,
+            only=(only_column, only_minimum) if only_column else None,
         )
     except MorphCoreError as e:
         st.session_state.pop("similarity.result", None)

@@ -122,3 +122,17 @@ def test_k_is_bounded(sky):
     catalog, features, index = sky
     with pytest.raises(MorphCoreError, match="1 to 100"):
         search(index, catalog, features, "galaxy id", "G001", k=0)
+
+
+def test_neighbours_can_be_limited_by_a_classifier_column(sky):
+    catalog, features, index = sky
+    catalog["pred_ring"] = np.linspace(0, 1, len(catalog))
+    result = search(
+        index, catalog, features, "galaxy id", "G010", k=7, only=("pred_ring", 0.8)
+    )
+    assert len(result.neighbours) == 7
+    assert (result.neighbours["pred_ring"] >= 0.8).all()
+    unfiltered = search(index, catalog, features, "galaxy id", "G010", k=7)
+    assert (unfiltered.neighbours["pred_ring"] < 0.8).any()
+    with pytest.raises(MorphCoreError, match="no galaxy has pred_ring >= 2"):
+        search(index, catalog, features, "galaxy id", "G010", only=("pred_ring", 2))

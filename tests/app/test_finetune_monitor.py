@@ -1,0 +1,80 @@
+import time
+
+from morph_core.finetune import runs
+from morph_core.workspace import open_workspace
+from tests.app.pages import open_page
+
+COLUMN = "smooth-or-featured_smooth_fraction"
+
+
+def _wait_finished(root, timeout=120):
+    ws = open_workspace("synthetic", root)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        table = runs.list_runs(ws)
+        if len(table) and table["state"].isin(["finished", "failed"]).all():
+            return table
+        time.sleep(0.5)
+    raise AssertionError("runs did not finish")
+
+
+def test_start_a_run_watch_it_finish_apply_and_delete(prepared_env):
+    at = open_page(
+        "finetune_monitor", finetune__column=COLUMN, finetune__strategy="head"
+    )
+    assert any("No runs yet" in i.value for i in at.info)
+    at.number_input(key="finetune.n_per_class").set_value(4)
+    at.button(key="finetune.start").click().run()
+    assert not at.exception
+    assert "queued" in at.success[0].value
+    table = _wait_finished(prepared_env)
+    assert table["state"].tolist() == ["finished"]
+    at.run()
+    assert any("1 finished" in c.value for c in at.caption)
+    assert at.get("plotly_chart")
+    at.button(key="finetune.apply").click().run()
+    column = next(s.value for s in at.success if "Added column" in s.value).split()[2]
+    assert (
+        column.startswith("pred_")
+        and column in open_workspace("synthetic", prepared_env).catalog()
+    )
+    assert at.button(key="finetune.delete").disabled
+    at.checkbox(key="finetune.confirm_delete").check().run()
+    at.button(key="finetune.delete").click().run()
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_bad_labels_get_a_message_and_queue_nothing(prepared_env):
+    at = open_page("finetune_monitor", finetune__column=COLUMN)
+    at.number_input(key="finetune.threshold").set_value(2.0)
+    at.button(key="finetune.start").click().run()
+    assert "one class" in at.error[0].value
+    at.number_input(key="finetune.threshold").set_value(0.5)
+    at.number_input(key="finetune.n_per_class").set_value(400)
+    at.button(key="finetune.start").click().run()
+    assert "labels" in at.error[0].value
+    assert runs.list_runs(open_workspace("synthetic", prepared_env)).empty
+
+
+def test_marked_galaxies_and_a_sweep(prepared_env):
+    catalog = open_workspace("synthetic", prepared_env).catalog()
+    at = open_page(
+        "finetune_monitor",
+        finetune__source="ids",
+        umap__selection=catalog["galaxy_id"].iloc[:20].tolist(),
+    )
+    at.button(key="finetune.mark_yes").click().run()
+    at.session_state["umap.selection"] = catalog["galaxy_id"].iloc[20:40].tolist()
+    at.button(key="finetune.mark_no").click().run()
+    assert any("20 yes, 20 no" in m.value for m in at.markdown)
+    at.radio(key="finetune.source").set_value("column").run()
+    at.selectbox(key="finetune.column").set_value(COLUMN)
+    at.selectbox(key="finetune.strategy").set_value("head")
+    at.multiselect(key="finetune.sweep_counts").set_value([2, 4, 200])
+    at.number_input(key="finetune.sweep_repeats").set_value(1)
+    at.button(key="finetune.sweep").click().run()
+    message = next(s.value for s in at.success if "Sweep" in s.value)
+    assert "4 runs queued" in message and "[200] left out" in message
+    _wait_finished(prepared_env, timeout=240)
+    at.run()
+    assert len(at.get("plotly_chart")) == 2  # curves and the sweep summary

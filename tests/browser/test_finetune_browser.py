@@ -1,0 +1,23 @@
+"""Start a fine-tuning run from the monitor in a real browser and watch it finish."""
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=120_000)
+
+
+def test_start_a_run_and_watch_it_live(server, page):
+    page.goto(f"{server}/finetune_monitor")
+    expect(page.get_by_role("heading", name="Fine-tune monitor")).to_be_visible()
+    expect(page.get_by_text("No runs yet")).to_be_visible()
+    labels = page.get_by_label("Labels per class")
+    labels.fill("4")
+    labels.press("Enter")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("queued.")).to_be_visible()
+    # the page polls: the run appears, trains, and its curves are drawn live
+    expect(page.get_by_text("1 finished", exact=False)).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    page.get_by_role("button", name="Apply to the whole dataset").click()
+    expect(page.get_by_text("Added column pred_")).to_be_visible()
