@@ -7,9 +7,10 @@ the method; the final ranking (rated galaxies by rating x 100, the others by the
 model) is scored by average precision, precision in the top 50 and 200, RWS(50),
 and how many anomalies were among the rated galaxies after 50/100/150/200.
 Methods: CNN features + GP with the paper's start (random first batch) and with
-the isolation-forest start; the paper's baseline (Astronomaly-style ellipse
-features -> isolation forest order -> random forest + neighbour score); a random
-ranking for reference. Every repeat has its own seed (first batch, forests).
+the isolation-forest start; the CNN and ellipse features together with the
+isolation-forest start (the rater's "Both"); the paper's baseline
+(Astronomaly-style ellipse features -> isolation forest order -> random forest +
+neighbour score); a random ranking for reference. Every repeat has its own seed (first batch, forests).
 Rows: the synthetic demo sky ("odd" vote fraction > 0.9, rating = round(5 x odd
 fraction); rings; mergers, 5 or 0) and the real GZ1 SDSS set (115 mergers, 5 or
 0). CNN features come from the project's default (pretrained) encoder. Then the
@@ -48,7 +49,13 @@ from morph_core.prepare import prepare  # noqa: E402
 from morph_core.workspace import open_workspace  # noqa: E402
 
 N_RATINGS = 200
-METHODS = ("cnn_gp_paper", "cnn_gp_isolation_forest", "baseline_ellipse", "random")
+METHODS = (
+    "cnn_gp_paper",
+    "cnn_gp_isolation_forest",
+    "both_gp_isolation_forest",
+    "baseline_ellipse",
+    "random",
+)
 
 
 def _run(features, ratings_all, labels, strategy, seed) -> dict:
@@ -163,6 +170,13 @@ def main() -> None:
                 for seed in range(args.repeats)
             ]
             entry[f"cnn_gp_{method}"] = _summary(runs)
+        both = np.hstack([features, standardise(ellipse)])  # CNN + ellipse features
+        entry["both_gp_isolation_forest"] = _summary(
+            [
+                _run(both, ratings_all, labels, "isolation_forest", seed)
+                for seed in range(args.repeats)
+            ]
+        )
         entry["baseline_ellipse"] = _summary(
             [
                 _baseline(ellipse, ratings_all, labels, seed)

@@ -53,9 +53,29 @@ def main() -> None:
                 page.locator(f".st-key-{key} button").click()
                 page.wait_for_timeout(2500)
             page.screenshot(path=OUT / "anomaly_rater.png", full_page=True)
+
+            # a head-only label-count sweep for rings: quick, and shows every part
+            page.goto(f"{url}/finetune_monitor")
+            page.get_by_text("Labels from").wait_for()
+            _choose(page, "Column", "ring")
+            _choose(page, "Strategy", "head only")
+            page.get_by_role("button", name="Label-count sweep").click()
+            page.get_by_role("button", name="Launch sweep").click()
+            expect(page.get_by_text("runs queued")).to_be_visible(timeout=60_000)
+            page.keyboard.press("Escape")
+            expect(page.get_by_text("0 queued")).to_be_visible(timeout=900_000)
+            expect(page.get_by_text("0 running")).to_be_visible(timeout=900_000)
+            page.wait_for_timeout(4000)
+            page.screenshot(path=OUT / "finetune_monitor.png", full_page=True)
             browser.close()
     finally:
         process.terminate()
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_label(label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(1000)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def ellipse_features_of_files(
     errors: dict[int, str] = {}
     for i, path in enumerate(files):
         try:
-            out[i] = ellipse_features(load_image(path, 1)[..., 0])
+            out[i] = ellipse_features(load_image(path, 1))
         except ImageError as e:
             errors[i] = str(e)
         if progress and ((i + 1) % 200 == 0 or i + 1 == len(files)):

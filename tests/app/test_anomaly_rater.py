@@ -68,3 +68,15 @@ def test_raters_do_not_see_each_other(prepared_env):
 def test_no_name_asks_for_one(prepared_env):
     at = open_page("anomaly_rater", rater__name="  ")
     assert "Type a name" in at.warning[0].value
+
+
+def test_the_baseline_feature_set_gives_its_own_batch(prepared_env):
+    at = open_page("anomaly_rater", rater__name="eli")
+    cnn = _batch(at)
+    at.selectbox(key="rater.features").set_value("ellipse").run()
+    assert not at.exception
+    ellipse = _batch(at)
+    assert len(ellipse) == 10 and ellipse != cnn
+    assert open_workspace("synthetic", prepared_env).exists("ellipse.npy")
+    at.button(key="rater_rate_0_5").click().run()
+    assert at.metric[0].value == "1"

@@ -65,3 +65,12 @@ def test_hdf5_with_a_label_table_from_the_command_line(env, tmp_path, capsys):
     assert open_workspace("stack", env).catalog()["ring"].notna().sum() == 1
     assert main(["prepare", "x", "--hdf5", str(tmp_path / "absent.h5")]) == 2
     assert "HDF5 file not found" in capsys.readouterr().err
+
+
+def test_bad_generator_settings_are_refused_before_any_work(env, tmp_path, capsys):
+    work = tmp_path / "pretrain"
+    assert main(["pretrain", "--image-size", "16", "--work", str(work)]) == 2
+    assert "image_size must be in 32..render_size" in capsys.readouterr().err
+    assert main(["pretrain", "--galaxies", "-5", "--work", str(work)]) == 2
+    assert "n_galaxies must be >= 1" in capsys.readouterr().err
+    assert not work.exists()
