@@ -10,7 +10,8 @@ Methods: CNN features + GP with the paper's start (random first batch) and with
 the isolation-forest start; the CNN and ellipse features together with the
 isolation-forest start (the rater's "Both"); the paper's baseline
 (Astronomaly-style ellipse features -> isolation forest order -> random forest +
-neighbour score); a random ranking for reference. Every repeat has its own seed (first batch, forests).
+neighbour score); a random ranking for reference. Every repeat has its own seed
+(first batch, forests).
 Rows: the synthetic demo sky ("odd" vote fraction > 0.9, rating = round(5 x odd
 fraction); rings; mergers, 5 or 0) and the real GZ1 SDSS set (115 mergers, 5 or
 0). CNN features come from the project's default (pretrained) encoder. Then the
