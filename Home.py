@@ -56,7 +56,8 @@ def _offer_prepare(dataset: str) -> None:
     st.write(entry.description or "")
     st.write(
         "Preparing reads the catalogue, passes each image once through the CNN, "
-        "then fits PCA and UMAP. The demo sky takes about a minute."
+        "then fits PCA and UMAP. The demo sky (12,000 galaxies, rendered first) "
+        "takes a few minutes on two cores."
     )
     if st.button("Prepare", key="home.prepare", type="primary"):
         try:

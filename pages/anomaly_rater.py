@@ -15,7 +15,8 @@ from morph_core.features import UMAP_MIN_DIST, UMAP_NEIGHBOURS
 st.title("Anomaly rater")
 st.caption(
     "Rate each galaxy from 0 (not interesting to you) to 5 (very interesting). A "
-    "Gaussian process learns your taste from the CNN representation (PCA-40) and "
+    "Gaussian process learns your taste from the CNN representation (PCA-40, or "
+    "the baseline's ellipse fits: Features in the sidebar) and "
     "every batch of 10 is the galaxies most likely to beat your best rating "
     "(expected improvement, paper §3.2). Keys: 0-5 rate the highlighted galaxy, "
     "←/→ move, u undoes, s skips."

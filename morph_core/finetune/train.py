@@ -46,6 +46,7 @@ Strategy = Literal["head", "staged"]
 STRATEGIES: tuple[Strategy, ...] = ("head", "staged")
 EpochFn = Callable[[dict], None]
 StopFn = Callable[[], bool]
+HEAD_EPOCH_SAMPLES = 256  # features are cached: cheap, and few labels need steps
 
 
 class StopRequested(MorphCoreError):
@@ -311,14 +312,14 @@ def train_run(
 
     # 1. the head on frozen features, computed once
     model.encoder.eval()
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: the head saves its input for backward
         feats = {k: _embed(model.encoder, v) for k, v in x.items()}
     optimiser = torch.optim.Adam(model.head.parameters(), lr=config.head_lr)
     stale = 0
     for _ in range(config.head_epochs):
         start = time.perf_counter()
         model.head.train()
-        order = torch.randperm(len(feats["train"]), generator=generator)
+        order = _epoch_order(len(feats["train"]), generator)
         losses = []
         for i in range(0, len(order), config.batch_size):
             idx = order[i : i + config.batch_size]
@@ -383,6 +384,13 @@ def train_run(
     if folder is not None:
         run.save(folder)
     return run
+
+
+def _epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Shuffled rows for one head epoch, repeated up to :data:`HEAD_EPOCH_SAMPLES`
+    so that a handful of labels still gets several optimiser steps an epoch."""
+    repeats = max(1, math.ceil(HEAD_EPOCH_SAMPLES / n))
+    return torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])
 
 
 def _embed(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -54,3 +54,16 @@ def test_simulated_raters():
         np.array([0.0, 0.09, 0.11, 0.5, 0.95, 1.2])
     ).tolist() == [0, 0, 1, 2, 5, 5]
     assert rating_from_label(np.array([True, False])).tolist() == [5, 0]
+
+
+def test_fast_prediction_equals_scikit_learns():
+    from morph_core.anomaly.gp import fit_gp, predict
+
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((3000, 40))
+    rated = rng.choice(3000, 60, replace=False)
+    gp = fit_gp(features[rated], rng.integers(0, 6, 60))
+    mean, std = predict(gp, features, chunk=1000)
+    expected_mean, expected_std = gp.predict(features, return_std=True)
+    assert np.allclose(mean, expected_mean, atol=1e-9)
+    assert np.allclose(std, expected_std, atol=1e-6)
