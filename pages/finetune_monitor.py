@@ -109,38 +109,40 @@ with st.expander("Start a run", expanded=True):
         except MorphCoreError as e:
             st.error(f"Cannot start this run: {e}")
 
-    with st.popover("Label-count sweep"):
-        st.write(
-            "Runs for each label count × initialisation × repeat, then test "
-            "accuracy and AUC against label count (the paper's ring figure)."
-        )
-        counts = st.multiselect(
-            "Labels per class",
-            [2, *SWEEP_COUNTS],
-            SWEEP_COUNTS,
-            key="finetune.sweep_counts",
-        )
-        inits = st.multiselect(
-            "Initialisations",
-            ["pretrained", "random"],
-            ["pretrained", "random"],
-            key="finetune.sweep_inits",
-        )
-        repeats = st.number_input("Repeats", 1, 10, 3, key="finetune.sweep_repeats")
-        if st.button("Launch sweep", key="finetune.sweep"):
-            try:
-                sweep_id, run_ids, dropped = finetune_runs.sweep(
-                    workspace,
-                    source,
-                    counts,
-                    inits,
-                    int(repeats),
-                    FineTuneConfig(strategy=strategy),
-                )
-                note = f" ({dropped} left out: too few labels)" if dropped else ""
-                st.success(f"Sweep {sweep_id}: {len(run_ids)} runs queued{note}.")
-            except MorphCoreError as e:
-                st.error(f"Cannot start this sweep: {e}")
+
+with st.expander("Label-count sweep"):
+    st.write(
+        "Runs for each label count × initialisation × repeat, then test "
+        "accuracy and AUC against label count (the paper's ring figure), with the "
+        "labels and strategy chosen above."
+    )
+    counts = st.multiselect(
+        "Labels per class",
+        [2, *SWEEP_COUNTS],
+        SWEEP_COUNTS,
+        key="finetune.sweep_counts",
+    )
+    inits = st.multiselect(
+        "Initialisations",
+        ["pretrained", "random"],
+        ["pretrained", "random"],
+        key="finetune.sweep_inits",
+    )
+    repeats = st.number_input("Repeats", 1, 10, 3, key="finetune.sweep_repeats")
+    if st.button("Launch sweep", key="finetune.sweep"):
+        try:
+            sweep_id, run_ids, dropped = finetune_runs.sweep(
+                workspace,
+                source,
+                counts,
+                inits,
+                int(repeats),
+                FineTuneConfig(strategy=strategy),
+            )
+            note = f" ({dropped} left out: too few labels)" if dropped else ""
+            st.success(f"Sweep {sweep_id}: {len(run_ids)} runs queued{note}.")
+        except MorphCoreError as e:
+            st.error(f"Cannot start this sweep: {e}")
 
 
 @st.fragment(run_every=2.0)

@@ -121,7 +121,7 @@ class Run:
         self.model.eval()
         with torch.inference_mode():
             logits = self.model.head(
-                torch.as_tensor(np.asarray(features), dtype=torch.float32)
+                torch.as_tensor(np.array(features, dtype=np.float32))
             )
         return probabilities(logits).numpy()
 

@@ -61,6 +61,7 @@ def main(folder: Path) -> int:
             should_stop,
         )
         if not folder.exists():
+            start_queued(workspace)
             return 0
         run.save(folder)
         state |= {"state": "finished", "test": run.test, "finished_at": _now()}
@@ -69,9 +70,9 @@ def main(folder: Path) -> int:
     except Exception as e:  # reported on the page; the traceback goes to log.txt
         traceback.print_exc()
         state |= {"state": "failed", "error": str(e), "finished_at": _now()}
-    if folder.exists():
+    if folder.exists():  # not when the run was deleted mid-run
         _write(folder / "status.json", state)
-        start_queued(workspace)
+    start_queued(workspace)
     return 0
 
 
