@@ -211,7 +211,7 @@ if not runs.empty:
                 workspace, target, lambda done, total: bar.progress(done / total)
             )
             st.success(
-                f"Added column {column}: colour the UMAP explorer by it, or filter "
+                f"Added column `{column}`: colour the UMAP explorer by it, or filter "
                 "similar galaxies by it."
             )
         except MorphCoreError as e:

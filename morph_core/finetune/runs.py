@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -366,7 +367,7 @@ def _folder(workspace: Workspace, run_id: str) -> Path:
 
 
 def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")[:40]
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48].strip("_")
 
 
 def _seconds(started: str | None, finished: str | None) -> float:

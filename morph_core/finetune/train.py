@@ -281,7 +281,10 @@ def train_run(
     def record(stage: str, lr: float, train_loss: float, start: float) -> bool:
         nonlocal done
         done += 1
-        metrics = evaluate(model, x["val"], y["val"], len(labels.classes))
+        if stage == "head":  # the encoder is frozen: its features are cached
+            metrics = evaluate(model.head, feats["val"], y["val"], len(labels.classes))
+        else:
+            metrics = evaluate(model, x["val"], y["val"], len(labels.classes))
         improved = metrics["loss"] < best["loss"] - 1e-4
         entry = {
             "epoch": len(run.history) + 1,
@@ -404,13 +407,15 @@ def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate(
-    model: Classifier, images: torch.Tensor, y: torch.Tensor, n_classes: int
+    model: torch.nn.Module, inputs: torch.Tensor, y: torch.Tensor, n_classes: int
 ) -> dict:
-    """Loss, accuracy and ROC AUC (one-vs-rest for classes; NaN if one class)."""
+    """Loss, accuracy and ROC AUC (one-vs-rest for classes; NaN if one class).
+
+    ``model`` is the classifier on images, or its head on cached features."""
     model.eval()
     with torch.inference_mode():
         logits = torch.cat(
-            [model(images[i : i + 128]) for i in range(0, len(images), 128)]
+            [model(inputs[i : i + 128]) for i in range(0, len(inputs), 128)]
         )
     p = probabilities(logits).numpy()
     truth = y.numpy()

@@ -1,3 +1,4 @@
+import re
 import time
 
 from morph_core.finetune import runs
@@ -33,7 +34,8 @@ def test_start_a_run_watch_it_finish_apply_and_delete(prepared_env):
     assert any("1 finished" in c.value for c in at.caption)
     assert at.get("plotly_chart")
     at.button(key="finetune.apply").click().run()
-    column = next(s.value for s in at.success if "Added column" in s.value).split()[2]
+    added = next(s.value for s in at.success if "Added column" in s.value)
+    column = re.search(r"pred_\w+", added).group()
     assert (
         column.startswith("pred_")
         and column in open_workspace("synthetic", prepared_env).catalog()
