@@ -11,7 +11,7 @@ import pandas as pd
 
 from morph_core.errors import MorphCoreError
 
-TEST_FRACTION = 0.25  # of each class, held out before any training labels are drawn
+TEST_FRACTION = 0.25  # of the smallest class, held out of every class first
 MAX_TEST_PER_CLASS = 250
 VAL_FRACTION = 0.2  # of the labels drawn for training
 
@@ -119,10 +119,12 @@ class Split:
 
 
 def balanced_split(labels: Labels, n_per_class: int, seed: int = 0) -> Split:
-    """A fixed test set, then ``n_per_class`` labels of each class for training
-    and validation (80/20, at least one of each class in each).
+    """A fixed, balanced test set, then ``n_per_class`` labels of each class for
+    training and validation (80/20, at least one of each class in each).
 
-    The test set depends on the seed only, not on ``n_per_class``, so runs
+    The test set holds the same number of each class (a quarter of the smallest
+    class, at most :data:`MAX_TEST_PER_CLASS`), so accuracy has chance level
+    1 / n_classes; it depends on the seed only, not on ``n_per_class``, so runs
     with different label counts are scored on the same galaxies.
 
     Raises
@@ -133,16 +135,16 @@ def balanced_split(labels: Labels, n_per_class: int, seed: int = 0) -> Split:
     if n_per_class < 2:
         raise LabelError("at least 2 labels per class are needed (1 train, 1 val)")
     rng = np.random.default_rng(seed)
+    smallest = min(labels.counts().values())
+    n_test = min(int(smallest * TEST_FRACTION), MAX_TEST_PER_CLASS)
     train, val, test = [], [], []
     for k, name in enumerate(labels.classes):
         rows = rng.permutation(np.flatnonzero(labels.values == k))
-        n_test = min(int(len(rows) * TEST_FRACTION), MAX_TEST_PER_CLASS)
         held, rest = rows[:n_test], rows[n_test:]
         if len(rest) < n_per_class or n_test == 0:
             raise LabelError(
                 f"class {name!r} has {len(rows)} labels: {n_per_class} for training "
-                f"and a test share of {TEST_FRACTION:.0%} need "
-                f"{int(np.ceil(n_per_class / (1 - TEST_FRACTION)))}"
+                f"and {n_test} for the test set need {n_per_class + max(n_test, 1)}"
             )
         chosen = rest[:n_per_class]
         n_val = max(1, int(round(n_per_class * VAL_FRACTION)))

@@ -65,6 +65,8 @@ def test_balanced_split_keeps_one_test_set_for_every_label_count():
     labels = labels_from_column(_catalog(400), "ring")
     small, large = balanced_split(labels, 4, seed=1), balanced_split(labels, 40, seed=1)
     assert (small.test == large.test).all()
+    test_counts = np.bincount(labels.values[small.test])
+    assert test_counts[0] == test_counts[1] == int(min(labels.counts().values()) / 4)
     for split, n in ((small, 4), (large, 40)):
         chosen = np.concatenate([split.train, split.val])
         assert np.bincount(labels.values[chosen]).tolist() == [n, n]
