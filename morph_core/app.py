@@ -93,13 +93,26 @@ def workspace(dataset: str) -> Workspace:
 
 
 def label_columns(dataset: str) -> list[str]:
-    """Catalogue columns a classifier can learn: numbers, 0/1, or few classes."""
+    """Catalogue columns a classifier can learn, likeliest first: true/false
+    columns, vote fractions, class names, then other numbers."""
     table = catalog(dataset)
-    return [
+    usable = [
         name
         for name in explorer.colour_columns(table)[1:]
-        if table[name].notna().any() and not name.startswith("pred_")
+        if table[name].notna().any()
+        and not name.startswith("pred_")
+        and name not in ("ra", "dec")
     ]
+
+    def rank(name: str) -> int:
+        values = table[name]
+        if pd.api.types.is_bool_dtype(values):
+            return 0
+        if name.endswith("_fraction"):
+            return 1
+        return 2 if not pd.api.types.is_numeric_dtype(values) else 3
+
+    return sorted(usable, key=rank)
 
 
 def skipped(dataset: str) -> pd.DataFrame:

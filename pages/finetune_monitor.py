@@ -117,7 +117,7 @@ with st.expander("Label-count sweep"):
         "labels and strategy chosen above."
     )
     counts = st.multiselect(
-        "Labels per class",
+        "Label counts (per class)",
         [2, *SWEEP_COUNTS],
         SWEEP_COUNTS,
         key="finetune.sweep_counts",
