@@ -9,8 +9,9 @@ allow after the fixed test set), each from the pretrained default encoder and
 from the same architecture randomly initialised, ``--repeats`` seeds each.
 Strategy: the head on frozen features (Adam 1e-3, early stopping), then the
 first two unfreezing stages (the top, then block 7) at 1e-5, 4 epochs each with
-patience 2: the CPU budget does not allow all six stages for 72 runs. Test accuracy and ROC AUC, mean ± std over repeats;
-a plot (PNG) and a table in benchmarks/README.md.
+patience 2: the CPU budget does not allow all six stages for 72 runs. Test
+accuracy and ROC AUC, mean ± std over repeats; a plot (PNG) and a table in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
