@@ -210,8 +210,8 @@ def finetune(
     options
         Other :class:`FineTuneConfig` fields.
 
-    >>> run = finetune(catalog, "ring", n_labels=10)  # doctest: +SKIP
-    >>> run.test["roc_auc"], run.predict(catalog)[:, 1]  # doctest: +SKIP
+    Example (see the README): ``run = finetune(catalog, "ring", n_labels=10)``,
+    then ``run.test["auc"]`` and ``run.predict(catalog)[:, 1]``.
     """
     labels = labels_from_column(catalog, label_column, threshold)
     config = FineTuneConfig(
