@@ -34,6 +34,7 @@ from morph_core.finetune.labels import (  # noqa: E402
     labels_from_column,
 )
 from morph_core.finetune.monitor import sweep_figure  # noqa: E402
+from morph_core.finetune.runs import summarise  # noqa: E402
 from morph_core.finetune.train import FineTuneConfig, resolve_init, train_run  # noqa: E402
 from morph_core.settings import shared_data_dir  # noqa: E402
 
@@ -75,15 +76,6 @@ def sweep(catalog: pd.DataFrame, column: str, repeats: int) -> pd.DataFrame:
                 )
                 print(rows[-1], flush=True)
     return pd.DataFrame(rows)
-
-
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    table = runs.groupby(["init", "n_per_class"])[["test_auc", "test_accuracy"]].agg(
-        ["mean", "std"]
-    )
-    table.columns = [f"{m}_{s}" for m, s in table.columns]
-    table["n_runs"] = runs.groupby(["init", "n_per_class"]).size()
-    return table.reset_index()
 
 
 def main() -> None:

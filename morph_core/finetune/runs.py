@@ -88,6 +88,7 @@ def submit(
     name: str = "",
     sweep: str = "",
     launch: bool = True,
+    check_init: bool = True,
 ) -> str:
     """Queue a run (checked first: bad labels fail here, not in the worker);
     starts it at once when a slot is free. Returns the run id."""
@@ -98,7 +99,8 @@ def submit(
     catalog = workspace.catalog()
     labels = source.labels(workspace, catalog)
     balanced_split(labels, config.n_per_class, config.seed)
-    build_encoder(resolve_init(init))  # wrong or unsafe weights fail here
+    if check_init:  # wrong or unsafe weights fail here, not in the worker
+        build_encoder(resolve_init(init))
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = workspace.file(f"{RUNS}/{run_id}")
     folder.mkdir(parents=True)
@@ -328,6 +330,11 @@ def sweep(
         raise MorphCoreError(
             f"no label count in {counts} fits the labels {labels.counts()}"
         )
+    from morph_core.encoder import build_encoder
+    from morph_core.finetune.train import resolve_init
+
+    for init in inits:  # once per init, not once per run
+        build_encoder(resolve_init(init))
     sweep_id = "sweep-" + uuid.uuid4().hex[:6]
     run_ids = [
         submit(
@@ -338,6 +345,7 @@ def sweep(
             name=f"{source.describe()}, {n}/class, {init}, seed {seed}",
             sweep=sweep_id,
             launch=False,
+            check_init=False,
         )
         for seed in range(repeats)
         for n in usable
@@ -348,14 +356,17 @@ def sweep(
 
 
 def sweep_summary(runs: pd.DataFrame, sweep_id: str) -> pd.DataFrame:
+    """:func:`summarise` of the sweep's finished runs."""
+    return summarise(runs[(runs["sweep"] == sweep_id) & (runs["state"] == "finished")])
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per init and label count: ``test_auc_mean``, ``test_auc_std``,
-    ``test_accuracy_mean``, ``test_accuracy_std`` and ``n_runs`` (finished)."""
-    done = runs[(runs["sweep"] == sweep_id) & (runs["state"] == "finished")]
-    table = done.groupby(["init", "n_per_class"])[["test_auc", "test_accuracy"]].agg(
-        ["mean", "std"]
-    )
+    ``test_accuracy_mean``, ``test_accuracy_std`` and ``n_runs``."""
+    groups = runs.groupby(["init", "n_per_class"])
+    table = groups[["test_auc", "test_accuracy"]].agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
-    table["n_runs"] = done.groupby(["init", "n_per_class"]).size()
+    table["n_runs"] = groups.size()
     return table.reset_index()
 
 

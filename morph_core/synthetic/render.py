@@ -61,6 +61,7 @@ class _Painter:
         self.r = float(p["radius_px"]) * self.s
         self.pa = np.radians(float(p["position_angle"]))
         self.q = float(p["axis_ratio"])
+        self.stars: list[tuple[int, int, float, np.ndarray]] = []  # x, y, flux, rgb
 
     # --- drawing helpers -------------------------------------------------
     def add(self, obj: galsim.GSObject, colour: np.ndarray, offset=(0.0, 0.0)) -> None:
@@ -328,14 +329,12 @@ class _Painter:
         x = int(np.clip((self.size - 1) / 2 + radius * np.cos(angle), 0, self.size - 1))
         y = int(np.clip((self.size - 1) / 2 + radius * np.sin(angle), 0, self.size - 1))
         colour = np.array([rng.uniform(0.6, 1.3), 1.0, rng.uniform(0.7, 1.5)])
-        self.stars = getattr(self, "stars", []) + [
-            (x, y, flux * rng.uniform(0.3, 4.0), colour)
-        ]
+        self.stars += [(x, y, flux * rng.uniform(0.3, 4.0), colour)]
 
     # --- observing -------------------------------------------------------
     def finish(self) -> np.ndarray:
         p = self.p
-        for x, y, flux, colour in getattr(self, "stars", []):
+        for x, y, flux, colour in self.stars:
             self.painted[:, y, x] += colour * flux
         kernel = self.psf.drawImage(nx=31, ny=31, scale=1.0).array
         bands = self.bands + np.stack(
@@ -375,7 +374,7 @@ class _Painter:
 
     def bleed(self, bands: np.ndarray) -> np.ndarray:
         """A saturated column bleeding from the brightest star."""
-        if not getattr(self, "stars", None):
+        if not self.stars:
             return bands
         x, y, flux, _ = max(self.stars, key=lambda star: star[2])
         length = int(self.rng.uniform(0.15, 0.5) * self.size)
