@@ -1,30 +1,19 @@
 """Entrypoint: dataset picker, what is loaded, and the way to each tool."""
 
-import numpy as np
 import streamlit as st
 
-from morph_core import app
-from morph_core.datasets import folder_entry
+from morph_core.app import actions, cache, routing, widgets
+from morph_core.dataset import folder_entry
 from morph_core.errors import MorphCoreError
 
 st.set_page_config(
     page_title="Galaxy morphology tools", page_icon=":material/blur_on:", layout="wide"
 )
-
 TOOLS = [
-    st.Page(
-        "pages/umap_explorer.py", title="UMAP explorer", icon=":material/scatter_plot:"
-    ),
-    st.Page(
-        "pages/tag_similarity.py", title="Tag similarity", icon=":material/search:"
-    ),
-    st.Page("pages/anomaly_rater.py", title="Anomaly rater", icon=":material/star:"),
-    st.Page(
-        "pages/finetune_monitor.py",
-        title="Fine-tune monitor",
-        icon=":material/model_training:",
-    ),
+    st.Page(path, title=title, icon=icon)
+    for path, (title, icon) in routing.TOOLS.items()
 ]
+SAMPLE = 12  # galaxies in Home's random sample
 
 
 def home() -> None:
@@ -39,7 +28,7 @@ def home() -> None:
     if dataset is None:
         st.info("No dataset is known: check data_manifest.yaml.")
         return
-    summary = app.summary(dataset)
+    summary = cache.summary(dataset)
     if summary is None:
         _offer_prepare(dataset)
     else:
@@ -51,17 +40,17 @@ def home() -> None:
 
 
 def _offer_prepare(dataset: str) -> None:
-    entry = app.entry(dataset)
+    entry = cache.entry(dataset)
     st.subheader(f"{dataset} is not prepared yet")
     st.write(entry.description or "")
     st.write(
         "Preparing reads the catalogue, passes each image once through the CNN, "
-        "then fits PCA and UMAP. The demo sky (12,000 galaxies, rendered first) "
-        "takes a few minutes on two cores."
+        "then fits PCA, UMAP and the anomaly baseline's ellipses. The demo sky "
+        "(12,000 galaxies, rendered first) takes a few minutes on two cores."
     )
     if st.button("Prepare", key="home.prepare", type="primary"):
         try:
-            result = app.run_prepare(entry)
+            result = actions.run_prepare(entry)
         except MorphCoreError as e:
             st.error(f"Could not prepare {dataset}: {e}")
             return
@@ -85,17 +74,17 @@ def _show_prepared(dataset: str, summary: dict) -> None:
         f"Encoder {spec['architecture']} ({colour}, {spec['image_size']} px, "
         f"weights: {weights}) · PCA variance explained: 10 → {variance['10']:.1%}, "
         f"15 → {variance['15']:.1%}, 40 → {variance['40']:.1%} · prepared "
-        f"{summary['created_at']} · workspace `{app.workspace_path(dataset)}`"
+        f"{summary['created_at']} · workspace `{cache.dataset(dataset).path}`"
     )
     if summary["n_skipped"]:
         with st.expander(f"{summary['n_skipped']} galaxies skipped, with the reason"):
-            st.dataframe(app.skipped(dataset), hide_index=True)
-    catalog = app.catalog(dataset)
+            st.dataframe(cache.dataset(dataset).skipped(), hide_index=True)
+    catalog = cache.catalog(dataset)
     st.subheader("A random sample")
-    if st.button("Shuffle", key="home.shuffle"):
-        st.session_state["home.seed"] = int(np.random.default_rng().integers(1 << 31))
+    if st.button("Shuffle", key="home.shuffle"):  # each shuffle a new, fixed seed
+        st.session_state["home.seed"] = st.session_state.get("home.seed", 0) + 1
     seed = st.session_state.get("home.seed", 0)
-    app.gallery(catalog.sample(min(12, len(catalog)), random_state=seed))
+    widgets.gallery(catalog.sample(min(SAMPLE, len(catalog)), random_state=seed))
 
 
 def _own_images() -> None:
@@ -107,16 +96,26 @@ def _own_images() -> None:
             "folder becomes a galaxy named after its file."
         )
         with st.form("home.own"):
-            name = st.text_input("Dataset name", placeholder="my_survey")
-            folder = st.text_input("Folder", placeholder="/data/cutouts")
-            csv = st.text_input("Catalogue CSV (in the folder)", value="catalog.csv")
-            id_column = st.text_input("Column holding galaxy_id", value="galaxy_id")
-            submitted = st.form_submit_button("Prepare my images")
+            name = st.text_input(
+                "Dataset name", placeholder="my_survey", key="home.own_name"
+            )
+            folder = st.text_input(
+                "Folder", placeholder="/data/cutouts", key="home.own_folder"
+            )
+            csv = st.text_input(
+                "Catalogue CSV (in the folder)", "catalog.csv", key="home.own_csv"
+            )
+            id_column = st.text_input(
+                "Column holding galaxy_id", "galaxy_id", key="home.own_id_column"
+            )
+            submitted = st.form_submit_button(
+                "Prepare my images", key="home.own_submit"
+            )
         if submitted:
             try:
                 columns = {} if id_column == "galaxy_id" else {"galaxy_id": id_column}
                 entry = folder_entry(name.strip(), folder.strip(), csv.strip(), columns)
-                result = app.run_prepare(entry)
+                result = actions.run_prepare(entry)
             except MorphCoreError as e:
                 st.error(f"Could not prepare your images: {e}")
                 return
@@ -127,11 +126,11 @@ def _own_images() -> None:
 
 def main() -> None:
     try:
-        names = app.datasets()
+        names = cache.datasets()
     except MorphCoreError as e:
         st.error(str(e))
         st.stop()
-    default = app.manifest().default_dataset
+    default = cache.manifest().default_dataset
     if st.session_state.get("home.switch_to") in names:
         st.session_state["dataset"] = st.session_state.pop("home.switch_to")
     if st.session_state.get("dataset") not in names:
@@ -140,7 +139,7 @@ def main() -> None:
         "Dataset",
         names,
         key="dataset",
-        format_func=lambda n: n if app.summary(n) else f"{n} (not prepared)",
+        format_func=lambda n: n if cache.summary(n) else f"{n} (not prepared)",
     )
     navigation = st.navigation(
         [st.Page(home, title="Home", icon=":material/home:", default=True), *TOOLS]

@@ -32,22 +32,23 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from morph_core.datasets import encoder_spec  # noqa: E402
+from morph_core.prepare import prepare  # noqa: E402
+
 from benchmarks.report import record  # noqa: E402
-from morph_core.anomaly.baseline import baseline_scores, isolation_order  # noqa: E402
-from morph_core.anomaly.feature_sets import ellipse_features  # noqa: E402
-from morph_core.anomaly.gp import isolation_scores, propose, standardise  # noqa: E402
-from morph_core.anomaly.metrics import (  # noqa: E402
+from morph_core.data.manifest import load_manifest  # noqa: E402
+from morph_core.store.workspace import open_workspace  # noqa: E402
+from morph_core.tools.anomaly.baseline import baseline_scores, isolation_order  # noqa: E402
+from morph_core.tools.anomaly.features import ellipse_features  # noqa: E402
+from morph_core.tools.anomaly.finder import isolation_scores, propose, standardise  # noqa: E402
+from morph_core.tools.anomaly.metrics import (  # noqa: E402
     average_precision,
     found_after,
     precision_at,
     rank_weighted_score,
     ranking_scores,
 )
-from morph_core.anomaly.raters import rating_from_fraction, rating_from_label  # noqa: E402
-from morph_core.datasets import encoder_spec  # noqa: E402
-from morph_core.manifest import load_manifest  # noqa: E402
-from morph_core.prepare import prepare  # noqa: E402
-from morph_core.workspace import open_workspace  # noqa: E402
+from morph_core.tools.anomaly.simulated import rating_from_fraction, rating_from_label  # noqa: E402
 
 N_RATINGS = 200
 METHODS = (

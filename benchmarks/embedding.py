@@ -24,15 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from morph_core.datasets import encoder_spec  # noqa: E402
+from morph_core.prepare import prepare  # noqa: E402
 
 from benchmarks.report import record  # noqa: E402
 from morph_core import settings  # noqa: E402
-from morph_core.datasets import encoder_spec  # noqa: E402
-from morph_core.encoder import build_encoder, embed_files  # noqa: E402
-from morph_core.encoder_spec import EncoderSpec  # noqa: E402
-from morph_core.manifest import load_manifest  # noqa: E402
-from morph_core.prepare import prepare  # noqa: E402
-from morph_core.workspace import open_workspace  # noqa: E402
+from morph_core.data.manifest import load_manifest  # noqa: E402
+from morph_core.model.encoder import build_encoder, embed_files  # noqa: E402
+from morph_core.model.spec import EncoderSpec  # noqa: E402
+from morph_core.store.workspace import open_workspace  # noqa: E402
 
 BATCH = 32
 

@@ -27,7 +27,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import HERE, record, save_png, synthetic_survey  # noqa: E402
 from morph_core.finetune.labels import (  # noqa: E402
     LabelError,
     balanced_split,
@@ -36,6 +35,8 @@ from morph_core.finetune.labels import (  # noqa: E402
 from morph_core.finetune.monitor import sweep_figure  # noqa: E402
 from morph_core.finetune.runs import summarise  # noqa: E402
 from morph_core.finetune.train import FineTuneConfig, resolve_init, train_run  # noqa: E402
+
+from benchmarks.report import HERE, record, save_png, synthetic_survey  # noqa: E402
 from morph_core.settings import shared_data_dir  # noqa: E402
 
 COUNTS = (4, 10, 20, 50, 100, 200)

@@ -67,7 +67,7 @@ def synthetic_survey(n: int, seed: int = 42):
 
     import pandas as pd
 
-    from morph_core.synthetic import SurveySpec, make_survey
+    from morph_core.data.synthetic import SurveySpec, make_survey
 
     folder = Path(os.environ.get("MORPH_BENCH_CACHE", "/tmp/morph-bench"))
     table = folder / f"synthetic-{n}-{seed}.parquet"

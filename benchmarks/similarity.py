@@ -5,7 +5,7 @@ Usage: ``.venv/bin/python benchmarks/similarity.py [--queries 200]``
 For k = 50 neighbours on PCA-10-like features (random Gaussian with the
 decreasing variances of a PCA) at 100,000 and 1,000,000 galaxies, one query at a
 time as the page sends them: median and 95th percentile latency, and index build
-time, for :class:`morph_core.similarity.NeighbourIndex` (faiss ``IndexFlat``,
+time, for :class:`morph_core.tools.similarity.NeighbourIndex` (faiss ``IndexFlat``,
 ``METRIC_L1``) and ``NearestNeighbors(metric="manhattan", algorithm="ball_tree")``,
 which earlier galaxy-similarity apps used. Both are exact; their answers are
 checked to agree. Goal: median under 20 ms at 1,000,000 and faster than the ball
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from sklearn.neighbors import NearestNeighbors  # noqa: E402
 
 from benchmarks.report import record  # noqa: E402
-from morph_core.similarity import NeighbourIndex  # noqa: E402
+from morph_core.tools.similarity import NeighbourIndex  # noqa: E402
 
 K = 50
 

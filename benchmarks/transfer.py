@@ -34,13 +34,14 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import record, synthetic_survey  # noqa: E402
-from morph_core.encoder import build_encoder, preprocess_files  # noqa: E402
-from morph_core.encoder_spec import EncoderSpec  # noqa: E402
 from morph_core.features import fit_pca  # noqa: E402
 from morph_core.pretrain import DEFAULT_WEIGHTS_FOLDER  # noqa: E402
+
+from benchmarks.report import record, synthetic_survey  # noqa: E402
+from morph_core.model.encoder import build_encoder, preprocess_files  # noqa: E402
+from morph_core.model.spec import EncoderSpec  # noqa: E402
 from morph_core.settings import shared_data_dir  # noqa: E402
-from morph_core.similarity import NeighbourIndex, tag_counts  # noqa: E402
+from morph_core.tools.similarity import NeighbourIndex, tag_counts  # noqa: E402
 
 K = 7
 TAGS = {  # tag -> the true feature it names

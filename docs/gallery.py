@@ -15,8 +15,8 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from morph_core.synthetic import SurveySpec, make_catalog  # noqa: E402
-from morph_core.synthetic.render import render_galaxy  # noqa: E402
+from morph_core.data.synthetic import SurveySpec, make_catalog  # noqa: E402
+from morph_core.data.synthetic.render import render_galaxy  # noqa: E402
 
 PER_ROW, SIZE, LABEL = 6, 128, 150
 KINDS = {

@@ -11,24 +11,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from morph_core.datasets import (
-    available_datasets,
-    encoder_spec,
+from morph_core.data.manifest import LabelsSpec, load_manifest, resolve_path
+from morph_core.dataset import (
+    dataset_names,
     folder_entry,
     hdf5_entry,
+    open_dataset,
     resolve_dataset,
 )
-from morph_core.encoder import preprocess_files
 from morph_core.errors import MorphCoreError
-from morph_core.manifest import LabelsSpec, load_manifest
-from morph_core.prepare import prepare
-from morph_core.pretrain import (
-    DEFAULT_WEIGHTS_FOLDER,
-    PretrainConfig,
-    pretrain,
-    training_survey,
-)
-from morph_core.workspace import open_workspace
+from morph_core.model.weights import resolve_encoder
+from morph_core.training.config import PretrainConfig
 
 logger = logging.getLogger("morph_core")
 
@@ -97,13 +90,19 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--work", type=Path, default=Path("pretrain-work"), help="training survey"
     )
-    t.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS_FOLDER)
+    t.add_argument(
+        "--out", type=Path, help="weights folder (default: the manifest entry's)"
+    )
     t.add_argument("--device", default="cpu", help="cpu, or cuda where there is one")
     t.set_defaults(func=_pretrain)
     return parser
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    from morph_core.model.encoder import preprocess_files  # torch
+    from morph_core.training.pretrain import WEIGHTS_NAME, pretrain, training_survey
+
+    out = args.out or resolve_path(load_manifest().weight(WEIGHTS_NAME).folder)
     try:
         config = PretrainConfig(
             n_galaxies=args.galaxies,
@@ -119,14 +118,14 @@ def _pretrain(args: argparse.Namespace) -> int:
         catalog = training_survey(config, args.work, _tqdm_progress(bar))
     with tqdm(desc="   load", unit="img") as bar:
         images = preprocess_files(
-            list(catalog["file"]), config.encoder_spec(), _tqdm_progress(bar)
+            list(catalog["file"]), config.spec(), _tqdm_progress(bar)
         )
     with tqdm(desc="  train", unit="step") as bar:
         record = pretrain(
             config,
             catalog,
             images,
-            args.out,
+            out,
             args.device,
             _tqdm_progress(bar),
             on_epoch=lambda r: tqdm.write(
@@ -135,7 +134,7 @@ def _pretrain(args: argparse.Namespace) -> int:
             ),
         )
     minutes = (time.perf_counter() - start) / 60
-    print(f"Saved {args.out} (best epoch {record['best_epoch']}, {minutes:.1f} min)")
+    print(f"Saved {out} (best epoch {record['best_epoch']}, {minutes:.1f} min)")
     return 0
 
 
@@ -148,6 +147,8 @@ def _tqdm_progress(bar: tqdm):
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from morph_core.pipeline.prepare import prepare
+
     manifest = load_manifest()
     labels = None
     if args.labels:
@@ -169,8 +170,8 @@ def _prepare(args: argparse.Namespace) -> int:
         entry = resolve_dataset(
             args.dataset or manifest.default_dataset, manifest, args.workspace
         )
-    spec = encoder_spec(args.weights, manifest)
-    workspace = open_workspace(entry.name, args.workspace)
+    spec = resolve_encoder(args.weights, manifest)
+    dataset = open_dataset(entry.name, args.workspace)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -184,7 +185,7 @@ def _prepare(args: argparse.Namespace) -> int:
     try:
         summary = prepare(
             entry,
-            workspace,
+            dataset,
             spec,
             limit=args.limit,
             batch_size=args.batch_size,
@@ -194,7 +195,7 @@ def _prepare(args: argparse.Namespace) -> int:
     finally:
         for bar in bars.values():
             bar.close()
-    print(f"\nPrepared {summary.dataset!r} in {workspace.path}")
+    print(f"\nPrepared {summary.dataset!r} in {dataset.path}")
     print(f"  galaxies   {summary.n_galaxies}")
     print(f"  embedded   {summary.n_embedded} new ({summary.encoder})")
     variance = ", ".join(
@@ -211,8 +212,8 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _datasets(args: argparse.Namespace) -> int:
     manifest = load_manifest()
-    for name in available_datasets(manifest, args.workspace):
-        summary = open_workspace(name, args.workspace).summary()
+    for name in dataset_names(manifest, args.workspace):
+        summary = open_dataset(name, args.workspace).summary()
         state = (
             f"{summary['n_galaxies']} galaxies prepared" if summary else "not prepared"
         )

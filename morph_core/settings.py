@@ -24,3 +24,13 @@ def shared_data_dir() -> Path:
     """Real labelled image sets beside the project (``MORPH_SHARED_DATA``)."""
     default = PROJECT_ROOT.parent / "shared" / "data"
     return Path(os.environ.get("MORPH_SHARED_DATA", default))
+
+
+def run_workers() -> int:
+    """How many fine-tuning workers may train at once (``MORPH_RUN_WORKERS``,
+    default 1: one uses both cores of a small server; 0 queues runs without
+    starting any, e.g. while the server is busy or in tests of the queue)."""
+    value = os.environ.get("MORPH_RUN_WORKERS", "1")
+    if not value.isdigit():
+        raise ValueError(f"MORPH_RUN_WORKERS must be a whole number, not {value!r}")
+    return int(value)

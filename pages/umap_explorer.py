@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from morph_core import app, explorer
-from morph_core.features import UMAP_MIN_DIST, UMAP_NEIGHBOURS
+from morph_core.app import actions, cache, routing, widgets
+from morph_core.app.figures import map_figure
+from morph_core.dataset import UMAP_DEFAULT
+from morph_core.tools import explorer
 
 PER_PAGE = 24
 
@@ -13,33 +15,32 @@ st.caption(
     "its CNN representation, so similar-looking galaxies sit together (paper §2.3). "
     "Lasso or box-select a region, or click a galaxy, to browse it below."
 )
-dataset = app.require_dataset("pages/umap_explorer.py")
-catalog = app.catalog(dataset)
+dataset = routing.require_dataset(routing.EXPLORER)
+catalog = cache.catalog(dataset)
+columns = explorer.colour_columns(catalog)
 
 with st.expander("Map settings"):
     cols = st.columns(3)
     n_neighbors = cols[0].slider(
-        "UMAP neighbours", 5, 100, UMAP_NEIGHBOURS, key="umap.n_neighbors"
+        "UMAP neighbours", 5, 100, UMAP_DEFAULT[0], key="umap.n_neighbors"
     )
     min_dist = cols[1].select_slider(
         "UMAP min_dist",
         [0.0, 0.05, 0.1, 0.25, 0.5, 0.8],
-        UMAP_MIN_DIST,
+        UMAP_DEFAULT[1],
         key="umap.min_dist",
     )
-    hover = cols[2].multiselect(
-        "Hover columns", explorer.colour_columns(catalog)[1:], key="umap.hover"
-    )
-    embedding = app.umap(dataset, n_neighbors, min_dist)
+    hover = cols[2].multiselect("Hover columns", columns[1:], key="umap.hover")
+    embedding = cache.umap(dataset, n_neighbors, min_dist)
     if embedding is None and st.button("Recompute the map", key="umap.recompute"):
-        app.run_umap(dataset, n_neighbors, min_dist)
+        actions.run_umap(dataset, n_neighbors, min_dist)
         st.rerun()
 
 if embedding is None:
     st.info("No map for these settings yet: press **Recompute the map** above.")
     st.stop()
 
-colour = st.selectbox("Colour by", explorer.colour_columns(catalog), key="umap.colour")
+colour = st.selectbox("Colour by", columns, key="umap.colour")
 
 
 def _store_selection() -> None:
@@ -49,7 +50,7 @@ def _store_selection() -> None:
 
 
 st.plotly_chart(
-    explorer.map_figure(catalog, embedding, colour, hover),
+    map_figure(catalog, embedding, colour, hover),
     key="umap.chart",
     on_select=_store_selection,
     selection_mode=("points", "box", "lasso"),
@@ -66,14 +67,12 @@ if not rows:
 
 st.subheader(f"{len(rows)} galaxies selected")
 cols = st.columns([2, 1, 1])
-sort_by = cols[0].selectbox(
-    "Sort by", explorer.colour_columns(catalog)[1:] or ["galaxy_id"], key="umap.sort"
-)
+sort_by = cols[0].selectbox("Sort by", columns[1:] or ["galaxy_id"], key="umap.sort")
 descending = cols[1].toggle("Descending", key="umap.descending")
 pages = explorer.n_pages(len(rows), PER_PAGE)
 page = cols[2].number_input("Page", 1, pages, key="umap.page")
 table = explorer.selection_table(catalog, rows, sort_by, ascending=not descending)
-app.gallery(explorer.page_of(table, page, PER_PAGE), details=[sort_by])
+widgets.gallery(explorer.page_of(table, page, PER_PAGE), details=[sort_by])
 st.caption(f"Page {page} of {pages}")
 
 cols = st.columns(2)
@@ -89,4 +88,4 @@ chosen = cols[1].selectbox(
 )
 if cols[1].button("Open in tag similarity", key="umap.to_similarity"):
     st.session_state["similarity.from_explorer"] = chosen
-    st.switch_page("pages/tag_similarity.py")
+    st.switch_page(routing.SIMILARITY)

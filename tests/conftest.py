@@ -44,18 +44,18 @@ def env(tmp_path: Path, tiny_manifest: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.fixture(scope="session")
 def prepared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace root holding the tiny synthetic sky, prepared once per session."""
-    from morph_core.datasets import encoder_spec
-    from morph_core.manifest import load_manifest
-    from morph_core.prepare import prepare
-    from morph_core.workspace import open_workspace
+    from morph_core.data.manifest import load_manifest
+    from morph_core.dataset import open_dataset
+    from morph_core.model.weights import resolve_encoder
+    from morph_core.pipeline.prepare import prepare
 
     base = tmp_path_factory.mktemp("prepared")
     manifest = load_manifest(write_tiny_manifest(base / "manifest.yaml"))
     root = base / "workspace"
     prepare(
         manifest.dataset("synthetic"),
-        open_workspace("synthetic", root),
-        encoder_spec(None, manifest),
+        open_dataset("synthetic", root),
+        resolve_encoder(None, manifest),
         num_workers=0,
     )
     return root

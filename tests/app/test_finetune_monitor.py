@@ -1,18 +1,18 @@
 import re
 import time
 
-from morph_core.finetune import runs
-from morph_core.workspace import open_workspace
+from morph_core.dataset import open_dataset
+from morph_core.runs import queue
 from tests.app.pages import open_page
 
 COLUMN = "smooth-or-featured_smooth_fraction"
 
 
 def _wait_finished(root, timeout=120):
-    ws = open_workspace("synthetic", root)
+    ws = open_dataset("synthetic", root)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        table = runs.list_runs(ws)
+        table = queue.list_runs(ws)
         if len(table) and table["state"].isin(["finished", "failed"]).all():
             return table
         time.sleep(0.5)
@@ -38,7 +38,7 @@ def test_start_a_run_watch_it_finish_apply_and_delete(prepared_env):
     column = re.search(r"pred_\w+", added).group()
     assert (
         column.startswith("pred_")
-        and column in open_workspace("synthetic", prepared_env).catalog()
+        and column in open_dataset("synthetic", prepared_env).catalog()
     )
     assert at.button(key="finetune.delete").disabled
     at.checkbox(key="finetune.confirm_delete").check().run()
@@ -55,11 +55,12 @@ def test_bad_labels_get_a_message_and_queue_nothing(prepared_env):
     at.number_input(key="finetune.n_per_class").set_value(400)
     at.button(key="finetune.start").click().run()
     assert "labels" in at.error[0].value
-    assert runs.list_runs(open_workspace("synthetic", prepared_env)).empty
+    assert queue.list_runs(open_dataset("synthetic", prepared_env)).empty
 
 
-def test_marked_galaxies_and_a_sweep(prepared_env):
-    catalog = open_workspace("synthetic", prepared_env).catalog()
+def test_marked_galaxies_and_a_sweep(prepared_env, monkeypatch):
+    monkeypatch.setenv("MORPH_RUN_WORKERS", "0")  # queued, not trained
+    catalog = open_dataset("synthetic", prepared_env).catalog()
     at = open_page(
         "finetune_monitor",
         finetune__source="ids",
@@ -77,6 +78,9 @@ def test_marked_galaxies_and_a_sweep(prepared_env):
     at.button(key="finetune.sweep").click().run()
     message = next(s.value for s in at.success if "Sweep" in s.value)
     assert "4 runs queued" in message and "[200] left out" in message
-    _wait_finished(prepared_env, timeout=240)
+    runs = queue.list_runs(open_dataset("synthetic", prepared_env))
+    assert len(runs) == 4 and set(runs["state"]) == {"queued"}
+    assert set(runs["strategy"]) == {"head"} and set(runs["n_per_class"]) == {2, 4}
     at.run()
-    assert len(at.get("plotly_chart")) == 2  # curves and the sweep summary
+    assert at.selectbox(key="finetune.sweep_view").value == runs["sweep"][0]
+    assert any("No run of this sweep has finished" in i.value for i in at.info)

@@ -1,13 +1,22 @@
 from streamlit.testing.v1 import AppTest
 
+from morph_core.data.manifest import load_manifest
+from morph_core.dataset import open_dataset
 from morph_core.settings import PROJECT_ROOT
-from morph_core.workspace import open_workspace
 
 HOME = str(PROJECT_ROOT / "Home.py")
 
 
 def _run() -> AppTest:
     return AppTest.from_file(HOME, default_timeout=120).run()
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _sample(at) -> list[str]:
+    return [image.captions[0] for image in at.get("image")]
 
 
 def test_empty_workspace_offers_prepare_then_shows_the_dataset(env):
@@ -17,57 +26,56 @@ def test_empty_workspace_offers_prepare_then_shows_the_dataset(env):
     assert any("not prepared yet" in s.value for s in at.subheader)
     at.button(key="home.prepare").click().run()
     assert not at.exception
-    assert open_workspace("synthetic", env).summary()["n_galaxies"] == 48
-    assert [m.label for m in at.metric][:2] == ["Galaxies", "Skipped"]
-    assert at.metric[0].value == "48"
+    assert open_dataset("synthetic", env).summary()["n_galaxies"] == 48
+    assert list(_metrics(at))[:2] == ["Galaxies", "Skipped"]
+    assert _metrics(at)["Galaxies"] == "48"
 
 
 def test_prepared_workspace_shows_summary_and_sample(prepared_env):
     at = _run()
     assert not at.exception
-    values = {m.label: m.value for m in at.metric}
+    values = _metrics(at)
     assert values["Galaxies"] == "48" and values["Features"] == "1280"
     caption = " ".join(c.value for c in at.caption)
     assert "efficientnet_b0" in caption and "PCA variance explained" in caption
-    captions_before = [i.captions[0] for i in at.get("image")]
-    assert len(captions_before) == 12
-    assert set(captions_before) <= set(
-        open_workspace("synthetic", prepared_env).catalog()["galaxy_id"]
-    )
+    ids = set(open_dataset("synthetic", prepared_env).catalog()["galaxy_id"])
+    before = _sample(at)
+    assert len(before) == 12 and set(before) <= ids
     at.button(key="home.shuffle").click().run()
-    captions_after = [i.captions[0] for i in at.get("image")]
-    assert len(captions_after) == 12 and captions_after != captions_before
+    after = _sample(at)  # the next seed: a fixed, different sample
+    assert len(after) == 12 and set(after) <= ids and after != before
+    assert _sample(_run()) == before  # a new visit starts from the same sample
 
 
 def test_dataset_picker_marks_unprepared_and_switches(prepared_env):
     at = _run()
     picker = at.selectbox(key="dataset")
+    manifest = load_manifest()
     assert picker.options == [
-        "synthetic",
-        "gz1_sdss (not prepared)",
-        "decals_rings (not prepared)",
-        "galaxy10_decals (not prepared)",
+        name if name == "synthetic" else f"{name} (not prepared)"
+        for name in manifest.datasets
     ]
     picker.select("decals_rings").run()
     assert not at.exception
     assert any("decals_rings is not prepared yet" in s.value for s in at.subheader)
 
 
+def _own_images(at, name: str, folder) -> AppTest:
+    at.text_input(key="home.own_name").input(name)
+    at.text_input(key="home.own_folder").input(str(folder))
+    return at.button(key="home.own_submit").click().run()
+
+
 def test_own_images_bad_folder_is_a_clear_error(prepared_env, tmp_path):
-    at = _run()
-    at.text_input[0].input("mine")
-    at.text_input[1].input(str(tmp_path / "absent"))
-    at.button[-1].click().run()
+    at = _own_images(_run(), "mine", tmp_path / "absent")
     assert not at.exception
     assert any("folder not found" in e.value for e in at.error)
-    assert not open_workspace("mine", prepared_env).exists("source.json")
+    assert not open_dataset("mine", prepared_env).workspace.exists("source.json")
+    assert "mine" not in at.selectbox(key="dataset").options
 
 
 def test_own_images_prepare_and_become_the_dataset(prepared_env, image_folder):
-    at = _run()
-    at.text_input[0].input("mine")
-    at.text_input[1].input(str(image_folder))
-    at.button[-1].click().run()
+    at = _own_images(_run(), "mine", image_folder)
     assert not at.exception
     assert at.selectbox(key="dataset").value == "mine"
-    assert {m.label: m.value for m in at.metric}["Skipped"] == "5"
+    assert _metrics(at)["Skipped"] == "5"

@@ -1,10 +1,10 @@
-from morph_core.similarity import tag_counts
-from morph_core.workspace import open_workspace
+from morph_core.dataset import open_dataset
+from morph_core.tools.similarity import tag_counts
 from tests.app.pages import open_page
 
 
 def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
-    catalog = open_workspace("synthetic", prepared_env).catalog()
+    catalog = open_dataset("synthetic", prepared_env).catalog()
     at = open_page("tag_similarity")
     tag = at.selectbox(key="similarity.tag").value
     at.button(key="similarity.search").click().run()
@@ -22,7 +22,7 @@ def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
 
 
 def test_galaxy_id_and_sky_routes(prepared_env):
-    catalog = open_workspace("synthetic", prepared_env).catalog()
+    catalog = open_dataset("synthetic", prepared_env).catalog()
     at = open_page("tag_similarity")
     at.radio(key="similarity.route").set_value("galaxy id").run()
     at.text_input(key="similarity.id").input(catalog["galaxy_id"][3]).run()
@@ -65,7 +65,7 @@ def test_unprepared_dataset_points_home(env):
 
 
 def test_galaxy_from_the_explorer_is_the_query(prepared_env):
-    catalog = open_workspace("synthetic", prepared_env).catalog()
+    catalog = open_dataset("synthetic", prepared_env).catalog()
     at = open_page("tag_similarity", similarity__from_explorer=catalog["galaxy_id"][2])
     assert at.radio(key="similarity.route").value == "explorer"
     at.button(key="similarity.search").click().run()

@@ -1,5 +1,11 @@
-from morph_core.workspace import open_workspace
+import io
+
+import pandas as pd
+
+from morph_core.dataset import open_dataset
 from tests.app.pages import open_page
+
+SORT = "smooth-or-featured_smooth_fraction"
 
 
 def test_map_draws_and_asks_for_a_selection(prepared_env):
@@ -11,24 +17,24 @@ def test_map_draws_and_asks_for_a_selection(prepared_env):
     assert not at.exception
 
 
-def test_selection_shows_a_sorted_paged_grid_and_csv(prepared_env):
-    catalog = open_workspace("synthetic", prepared_env).catalog()
+def test_selection_shows_a_sorted_paged_grid_and_csv(prepared_env, downloads):
+    catalog = open_dataset("synthetic", prepared_env).catalog()
+    chosen = catalog["galaxy_id"][:30].tolist()
     at = open_page("umap_explorer")
-    at.session_state["umap.selection"] = catalog["galaxy_id"][:30].tolist()
+    at.session_state["umap.selection"] = chosen
     at.run()
     assert any("30 galaxies selected" in s.value for s in at.subheader)
     assert len(at.get("image")) == 24  # first page
-    at.selectbox(key="umap.sort").select("smooth-or-featured_smooth_fraction").run()
+    at.selectbox(key="umap.sort").select(SORT).run()
     at.toggle(key="umap.descending").set_value(True).run()
     at.number_input(key="umap.page").set_value(2).run()
     assert len(at.get("image")) == 6
-    csv = at.get("download_button")[0].proto.url
-    assert csv  # the CSV is served; its content is checked in the library tests
-    fractions = [
-        float(i.captions[0].split("smooth-or-featured_smooth_fraction ")[1])
-        for i in at.get("image")
-    ]
+    fractions = [float(i.captions[0].split(f"{SORT} ")[1]) for i in at.get("image")]
     assert fractions == sorted(fractions, reverse=True)
+    table = pd.read_csv(io.BytesIO(downloads["synthetic_selection.csv"]))
+    assert sorted(table["galaxy_id"]) == sorted(chosen)
+    assert table[SORT].is_monotonic_decreasing
+    assert list(table.columns) == list(catalog.columns)
 
 
 def test_empty_selection_is_a_clear_message(prepared_env):
@@ -45,12 +51,12 @@ def test_recompute_with_other_settings(prepared_env):
     at.button(key="umap.recompute").click().run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
-    ws = open_workspace("synthetic", prepared_env)
-    assert ws.umap(6, 0.1).shape == (48, 2)
+    ds = open_dataset("synthetic", prepared_env)
+    assert ds.umap(6, 0.1).shape == (48, 2)
 
 
 def test_selected_galaxy_is_handed_to_similarity(prepared_env):
-    catalog = open_workspace("synthetic", prepared_env).catalog()
+    catalog = open_dataset("synthetic", prepared_env).catalog()
     at = open_page("umap_explorer")
     at.session_state["umap.selection"] = catalog["galaxy_id"][:3].tolist()
     at.run()

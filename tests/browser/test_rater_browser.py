@@ -15,9 +15,12 @@ def test_rate_by_click_and_key_then_reload(server, page):
     page.goto(f"{server}/anomaly_rater?rater=eve")
     expect(page.get_by_role("heading", name="Anomaly rater")).to_be_visible()
     expect(_count(page)).to_have_text("0")
-    page.locator(".st-key-rater_rate_0_5 button").click()
+    page.locator(".st-key-rater-rate_0_5 button").click()
     expect(_count(page)).to_have_text("1")
-    page.wait_for_timeout(1500)  # the shortcut listener is installed by an iframe
+    # keys work once the shortcuts' iframe has registered them on the page
+    page.wait_for_function(
+        "() => (window.__streamlitShortcutsMap || {})['rater-quick_3'] !== undefined"
+    )
     page.locator("body").press("3")
     expect(_count(page)).to_have_text("2")
     page.locator("body").press("u")

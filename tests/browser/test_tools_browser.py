@@ -1,6 +1,7 @@
 """Click through the explorer and the similarity page in a real browser."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
@@ -11,15 +12,16 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)
 
 
-def test_explorer_lasso_grid_then_similar(server, page):
+def test_explorer_lasso_grid_csv_then_similar(server, page):
     page.goto(f"{server}/umap_explorer")
     expect(page.get_by_role("heading", name="UMAP explorer")).to_be_visible()
     lasso(page)
     expect(page.get_by_text("48 galaxies selected")).to_be_visible()
     expect(page.get_by_test_id("stImage")).to_have_count(24)
-    expect(
-        page.get_by_role("button", name="Download the selection (CSV)")
-    ).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the selection (CSV)").click()
+    table = pd.read_csv(download.value.path())
+    assert len(table) == 48 and table["galaxy_id"].is_unique
     page.get_by_role("button", name="Open in tag similarity").click()
     expect(page.get_by_role("heading", name="Tag similarity")).to_be_visible()
     expect(page.get_by_text("Galaxy chosen in the explorer")).to_be_visible()

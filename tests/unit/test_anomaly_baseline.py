@@ -2,15 +2,19 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from morph_core.anomaly.baseline import (
+from morph_core.dataset import open_dataset
+from morph_core.errors import MorphCoreError
+from morph_core.tools.anomaly.baseline import (
     baseline_scores,
     isolation_order,
     neighbour_score,
 )
-from morph_core.anomaly.ellipse import FEATURE_NAMES, PERCENTILES, ellipse_features
-from morph_core.anomaly.feature_sets import anomaly_features
-from morph_core.errors import MorphCoreError
-from morph_core.workspace import open_workspace
+from morph_core.tools.anomaly.ellipse import (
+    FEATURE_NAMES,
+    PERCENTILES,
+    ellipse_features,
+)
+from morph_core.tools.anomaly.features import anomaly_features
 
 
 def _galaxy(q=1.0, angle_deg=0.0, size=96, ring=False, companion=False, seed=0):
@@ -76,16 +80,15 @@ def test_baseline_raises_galaxies_like_the_ones_rated_high():
 
 
 def test_feature_sets(prepared_env):
-    ws = open_workspace("synthetic", prepared_env)
-    cnn = anomaly_features(ws, "cnn")
-    ellipse = anomaly_features(ws, "ellipse")
-    both = anomaly_features(ws, "both")
-    n = len(ws.catalog())
-    assert ellipse.shape == (n, len(FEATURE_NAMES))
-    assert both.shape == (n, cnn.shape[1] + ellipse.shape[1])
+    ds = open_dataset("synthetic", prepared_env)
+    pca, ellipse = np.asarray(ds.pca_features(40)), ds.ellipse()
+    n = len(ds.catalog())
+    assert ellipse.shape == (n, len(FEATURE_NAMES)) and ellipse.any()
+    cnn = anomaly_features("cnn", pca, None)
+    both = anomaly_features("both", pca, ellipse)
+    assert cnn.shape == (n, 40)
+    assert both.shape == (n, 40 + len(FEATURE_NAMES))
+    np.testing.assert_allclose(both[:, :40], cnn)
     assert np.allclose(both.mean(0), 0, atol=1e-6)
-    modified = ws.file("ellipse.npy").stat().st_mtime_ns
-    anomaly_features(ws, "ellipse")  # cached: not computed again
-    assert ws.file("ellipse.npy").stat().st_mtime_ns == modified
     with pytest.raises(MorphCoreError, match="unknown feature set 'pixels'"):
-        anomaly_features(ws, "pixels")
+        anomaly_features("pixels", pca, ellipse)

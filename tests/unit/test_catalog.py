@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from morph_core.catalog import read_catalog_csv, validate_catalog
+from morph_core.data.catalog import read_catalog_csv, validate_catalog
 from morph_core.errors import CatalogError
 
 

@@ -2,8 +2,8 @@ import subprocess
 import sys
 
 from morph_core.cli import main
+from morph_core.dataset import open_dataset
 from morph_core.settings import PROJECT_ROOT
-from morph_core.workspace import open_workspace
 
 
 def test_prepare_prints_a_summary_and_is_cached(env, capsys):
@@ -23,7 +23,7 @@ def test_own_folder_reports_skipped_reasons(env, image_folder, capsys):
     )
     out = capsys.readouterr().out
     assert "skipped    5" in out and "image file not found" in out
-    assert open_workspace("mine", env).summary()["n_galaxies"] == 11
+    assert open_dataset("mine", env).summary()["n_galaxies"] == 11
     # prepared once, the folder is known by name
     assert main(["prepare", "mine"]) == 0
 
@@ -36,7 +36,7 @@ def test_user_errors_exit_2_with_a_message(env, tmp_path, capsys):
     assert main(["prepare", "x", "--folder", str(tmp_path), "--column", "objid"]) == 2
     assert "OURS=THEIRS" in capsys.readouterr().err
     assert main(["prepare", "--weights", "nothing"]) == 2
-    assert "neither a manifest entry" in capsys.readouterr().err
+    assert "are none of" in capsys.readouterr().err
 
 
 def test_module_entry_point(env):
@@ -62,7 +62,7 @@ def test_hdf5_with_a_label_table_from_the_command_line(env, tmp_path, capsys):
     pd.DataFrame({"galaxy_id": ["stack-1"], "ring": [1]}).to_csv(labels, index=False)
     assert main(["prepare", "--hdf5", str(stack), "--labels", str(labels)]) == 0
     assert "galaxies   4" in capsys.readouterr().out
-    assert open_workspace("stack", env).catalog()["ring"].notna().sum() == 1
+    assert open_dataset("stack", env).catalog()["ring"].notna().sum() == 1
     assert main(["prepare", "x", "--hdf5", str(tmp_path / "absent.h5")]) == 2
     assert "HDF5 file not found" in capsys.readouterr().err
 

@@ -8,12 +8,12 @@ import h5py
 import numpy as np
 import pytest
 
-from morph_core.datasets import encoder_spec
-from morph_core.download import fetch
+from morph_core.data.download import fetch
+from morph_core.data.manifest import DatasetEntry, load_manifest
+from morph_core.dataset import open_dataset
 from morph_core.errors import MorphCoreError
-from morph_core.manifest import DatasetEntry, load_manifest
-from morph_core.prepare import prepare
-from morph_core.workspace import open_workspace
+from morph_core.model.weights import resolve_encoder
+from morph_core.pipeline.prepare import prepare
 
 
 class _Server:
@@ -113,7 +113,7 @@ def test_hdf5_dataset_downloads_then_prepares(env, tmp_path):
     )
     try:
         summary = prepare(
-            entry, open_workspace("remote", env), encoder_spec(None, load_manifest())
+            entry, open_dataset("remote", env), resolve_encoder(None, load_manifest())
         )
     finally:
         server.close()

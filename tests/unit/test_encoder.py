@@ -4,9 +4,9 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from morph_core.encoder import build_encoder, embed_files
-from morph_core.encoder_spec import EncoderSpec
 from morph_core.errors import WeightsError
+from morph_core.model.encoder import build_encoder, embed_files
+from morph_core.model.spec import EncoderSpec
 
 TINY = EncoderSpec(image_size=32)
 
@@ -108,7 +108,7 @@ def test_wrong_architecture_missing_file_and_unknown_names(tmp_path):
 
 
 def test_timm_folder_round_trip_gives_identical_features(model, files, tmp_path):
-    from morph_core.encoder import save_encoder_folder
+    from morph_core.model.encoder import save_encoder_folder
 
     folder = tmp_path / "zoobot-format"
     save_encoder_folder(model, TINY, folder)
@@ -127,7 +127,8 @@ def test_timm_folder_round_trip_gives_identical_features(model, files, tmp_path)
 def test_hub_weights_offline_say_where_to_place_them(monkeypatch, tmp_path):
     import huggingface_hub
 
-    from morph_core.manifest import load_manifest
+    from morph_core.data.manifest import load_manifest
+    from morph_core.model.weights import spec_of_entry
 
     def offline(*args, **kwargs):
         raise OSError("network unreachable")
@@ -136,7 +137,7 @@ def test_hub_weights_offline_say_where_to_place_them(monkeypatch, tmp_path):
     entry = load_manifest().weight("zoobot-efficientnet_b0")
     entry = entry.model_copy(update={"folder": str(tmp_path / "zb")})
     with pytest.raises(WeightsError, match="Offline: place its config.json"):
-        EncoderSpec.from_entry(entry)
+        spec_of_entry(entry)
     (tmp_path / "bad").mkdir()
     with pytest.raises(WeightsError, match="needs config.json and model.safetensors"):
         EncoderSpec.from_folder(tmp_path / "bad")

@@ -1,10 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from morph_core.explorer import (
+from morph_core.tools.explorer import (
     NO_COLOUR,
     colour_columns,
-    map_figure,
     n_pages,
     page_of,
     selected_rows,
@@ -27,27 +26,6 @@ def _catalog(n=50):
 
 def test_colour_columns_are_numbers_and_few_categories():
     assert colour_columns(_catalog()) == [NO_COLOUR, "smooth_fraction", "morphology"]
-
-
-def test_points_carry_their_row_whatever_the_colouring():
-    catalog = _catalog()
-    xy = np.random.default_rng(1).normal(size=(50, 2))
-    for colour in colour_columns(catalog):
-        fig = map_figure(catalog, xy, colour, hover=["smooth_fraction"])
-        rows = np.concatenate([t.customdata[:, 0].astype(int) for t in fig.data])
-        assert sorted(rows) == list(range(50))
-        for trace in fig.data:
-            r = trace.customdata[:, 0].astype(int)
-            np.testing.assert_array_equal(trace.x, xy[r, 0])
-            assert (trace.customdata[:, 1] == catalog["galaxy_id"].to_numpy()[r]).all()
-    assert len(map_figure(catalog, xy, "morphology").data) == 2
-
-
-def test_large_maps_are_sampled():
-    catalog = _catalog(500)
-    xy = np.zeros((500, 2))
-    fig = map_figure(catalog, xy, max_points=100)
-    assert len(fig.data[0].x) == 100
 
 
 def test_selection_pagination():

@@ -1,19 +1,27 @@
+import json
+
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
+from morph_core.data.manifest import load_manifest
+from morph_core.dataset import open_dataset
 from morph_core.errors import MorphCoreError, WeightsError
-from morph_core.finetune import FineTuneConfig, Run, finetune
-from morph_core.finetune.model import unfreeze_stages
-from morph_core.finetune.train import resolve_init
-from morph_core.workspace import open_workspace
+from morph_core.model.encoder import build_encoder, save_encoder_folder
+from morph_core.model.spec import EncoderSpec
+from morph_core.model.weights import resolve_encoder
+from morph_core.pipeline.prepare import prepare
+from morph_core.training.config import FinetuneConfig
+from morph_core.training.finetune import FinetuneRun, finetune
+from morph_core.training.schedule import stage_param_groups, unfreeze_stages
 
 COLUMN = "smooth-or-featured_smooth_fraction"
 
 
 @pytest.fixture
 def catalog(prepared_env):
-    return open_workspace("synthetic", prepared_env).catalog()
+    return open_dataset("synthetic", prepared_env).catalog()
 
 
 def test_tiny_run_learns_keeps_its_best_epoch_and_reloads(catalog, tmp_path):
@@ -35,31 +43,58 @@ def test_tiny_run_learns_keeps_its_best_epoch_and_reloads(catalog, tmp_path):
     assert {"accuracy", "auc", "loss", "n_test"} <= set(run.test)
     p = run.predict(catalog)
     assert p.shape == (len(catalog), 2) and np.allclose(p.sum(1), 1, atol=1e-5)
-    again = Run.load(tmp_path / "run").predict(catalog)
+    again = FinetuneRun.load(tmp_path / "run").predict(catalog)
     assert np.allclose(p, again, atol=1e-6)
 
 
-def test_efficientnet_unfreezes_top_then_blocks_down():
-    from morph_core.encoder import build_encoder
+def test_a_seeded_run_is_reproducible(catalog):
+    options = dict(n_labels=4, threshold=0.5, head_epochs=6, stages=1, stage_epochs=1)
+    first = finetune(catalog, COLUMN, **options)
+    second = finetune(catalog, COLUMN, **options)
+    assert first.history == [
+        r | {"seconds": a["seconds"]}
+        for r, a in zip(second.history, first.history, strict=True)
+    ]
+    assert first.test == second.test
 
-    encoder = build_encoder(resolve_init("random"))
-    names = [name for name, _ in unfreeze_stages(encoder)]
-    assert names == ["top", "block 7+", "block 6+", "block 5+", "block 4+", "all"]
-    covered = {
-        id(p)
-        for _, group in unfreeze_stages(encoder)
-        for m in group
-        for p in m.parameters()
-    }
-    assert covered == {id(p) for p in encoder.parameters()}
+
+def test_efficientnet_unfreezes_top_then_blocks_down():
+    encoder = build_encoder(EncoderSpec(image_size=32))
+    stages = unfreeze_stages(encoder)
+    assert [name for name, _ in stages] == [
+        "top",
+        "block 7+",
+        "block 6+",
+        "block 5+",
+        "block 4+",
+        "all",
+    ]
+    top = {id(p) for p in (*encoder.conv_head.parameters(), *encoder.bn2.parameters())}
+    assert {id(p) for p in stages[0][1]} == top
+    covered = [id(p) for _, params in stages for p in params]
+    assert sorted(covered) == sorted(id(p) for p in encoder.parameters())
+
+
+@pytest.mark.parametrize("architecture", ["resnet18", "convnext_nano"])
+def test_any_timm_model_has_stages_from_its_group_matcher(architecture):
+    encoder = build_encoder(EncoderSpec(architecture=architecture, image_size=32))
+    stages = unfreeze_stages(encoder)
+    assert stages[-1][0] == "all" and len(stages) >= 3
+    covered = [id(p) for _, params in stages for p in params]
+    assert sorted(covered) == sorted(id(p) for p in encoder.parameters())
+
+
+def test_learning_rate_decays_down_the_stages():
+    head = [torch.nn.Parameter(torch.zeros(1))]
+    stages = [(f"s{i}", [torch.nn.Parameter(torch.zeros(1))]) for i in range(3)]
+    groups = stage_param_groups(head, stages, lr=1e-4, lr_decay=0.5)
+    assert [g["lr"] for g in groups] == [1e-4, 1e-4, 5e-5, 2.5e-5]
 
 
 def test_bad_inits_and_labels_say_why(catalog, tmp_path):
-    with pytest.raises(WeightsError, match="init must be"):
-        resolve_init("nowhere.safetensors")
+    with pytest.raises(WeightsError, match="are none of"):
+        resolve_encoder("nowhere.safetensors", load_manifest())
     wrong = tmp_path / "wrong.safetensors"
-    from safetensors.torch import save_file
-
     save_file({"conv_stem.weight": torch.zeros(3, 3)}, wrong)
     with pytest.raises(WeightsError, match="do not fit"):
         finetune(catalog, COLUMN, n_labels=4, threshold=0.5, init=str(wrong))
@@ -69,5 +104,49 @@ def test_bad_inits_and_labels_say_why(catalog, tmp_path):
         finetune(catalog, COLUMN, n_labels=4, threshold=0.5, init=str(unsafe))
     with pytest.raises(MorphCoreError, match="non-binary numbers"):
         finetune(catalog, COLUMN, n_labels=4)
-    with pytest.raises(MorphCoreError, match="unknown strategy"):
-        FineTuneConfig(strategy="all-at-once")
+    with pytest.raises(MorphCoreError, match="lr_decay"):
+        FinetuneConfig(lr_decay=0)
+
+
+def colour_encoder(folder):
+    """A 3-channel timm folder, the format of Zoobot's colour encoders."""
+    spec = EncoderSpec(channels=3, image_size=32, mean=(0.5,) * 3, std=(0.25,) * 3)
+    save_encoder_folder(build_encoder(spec), spec, folder)
+    return folder
+
+
+def test_a_colour_encoder_fine_tunes_predicts_and_reloads(catalog, tmp_path):
+    spec = EncoderSpec.from_folder(colour_encoder(tmp_path / "colour"))
+    assert spec.channels == 3
+    run = finetune(
+        catalog,
+        COLUMN,
+        n_labels=4,
+        threshold=0.5,
+        init=str(tmp_path / "colour"),
+        folder=tmp_path / "run",
+        head_epochs=4,
+        stages=1,
+        stage_epochs=1,
+    )
+    assert run.spec == spec and run.history[-1]["stage"] == "top"
+    p = run.predict(catalog)
+    assert p.shape == (len(catalog), 2) and np.isfinite(p).all()
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["spec"]["channels"] == 3
+    np.testing.assert_allclose(FinetuneRun.load(tmp_path / "run").predict(catalog), p)
+
+
+def test_pretrained_means_the_encoder_the_dataset_was_prepared_with(
+    prepared_env, tmp_path
+):
+    manifest = load_manifest()
+    default = resolve_encoder(None, manifest)
+    colour = resolve_encoder(str(colour_encoder(tmp_path / "colour")), manifest)
+    assert resolve_encoder("pretrained", manifest, prepared=colour) == colour
+    assert resolve_encoder("pretrained", manifest) == default  # no dataset named
+    random = resolve_encoder("random", manifest, prepared=colour)
+    assert (random.channels, random.weights) == (3, None)
+    ds = open_dataset("synthetic_colour", prepared_env)
+    prepare(manifest.dataset("synthetic"), ds, colour, num_workers=0)
+    assert ds.encoder_spec() == colour and ds.features().shape[0] == 48

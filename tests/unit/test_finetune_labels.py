@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from morph_core.finetune.labels import (
+from morph_core.training.labels import (
     LabelError,
     balanced_split,
     labels_from_column,

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from morph_core import images
+from morph_core.data import images
+from morph_core.data.images import load_image
 from morph_core.errors import ImageError
-from morph_core.images import load_image
 
 
 def test_colour_jpeg_to_grey_and_rgb(tmp_path):

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from morph_core import settings
+from morph_core.data.manifest import load_manifest, resolve_path
 from morph_core.errors import ManifestError
-from morph_core.manifest import load_manifest, resolve_path
 
 
 def test_project_manifest_is_valid():

@@ -2,22 +2,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from morph_core.datasets import encoder_spec, folder_entry
+from morph_core.data.manifest import load_manifest
+from morph_core.dataset import folder_entry, open_dataset
 from morph_core.errors import CatalogError
-from morph_core.manifest import load_manifest
-from morph_core.prepare import STAGES, prepare
-from morph_core.workspace import open_workspace
+from morph_core.model.weights import resolve_encoder
+from morph_core.pipeline.prepare import STAGES, prepare
 
 
 @pytest.fixture
 def setup(env):
     manifest = load_manifest()
-    return manifest, encoder_spec(None, manifest), env
+    return manifest, resolve_encoder(None, manifest), env
 
 
 def test_synthetic_end_to_end_then_cached(setup):
     manifest, spec, root = setup
-    ws = open_workspace("synthetic", root)
+    ws = open_dataset("synthetic", root)
     stages = []
     first = prepare(
         manifest.dataset("synthetic"),
@@ -31,25 +31,33 @@ def test_synthetic_end_to_end_then_cached(setup):
     features = np.array(ws.features())
     assert features.shape == (48, 1280) and np.isfinite(features).all()
     assert ws.pca_features(10).shape == (48, 10)
-    assert ws.umap().shape == (48, 2)
+    assert ws.umap(15, 0.1).shape == (48, 2)
     assert (
         ws.catalog()["galaxy_id"].tolist()
-        == ws.read_table(f"{ws.features_dir()}/embedded.parquet")["galaxy_id"].tolist()
+        == ws.workspace.read_table(ws.embedded_file())["galaxy_id"].tolist()
     )
     v = first.variance_explained
     assert 0 < v["10"] < v["15"] < v["40"] <= 1
 
-    mtimes = {p: p.stat().st_mtime_ns for p in ws.path.rglob("*.np*")}
+    def artefacts():
+        return {
+            p: p.stat().st_mtime_ns
+            for p in ws.path.rglob("*")
+            if p.is_file() and p.name not in ("prepare.json", ".lock")
+        }
+
+    before, version = artefacts(), ws.version()
     second = prepare(manifest.dataset("synthetic"), ws, spec, num_workers=0)
-    assert second.n_embedded == 0
-    assert {p: p.stat().st_mtime_ns for p in ws.path.rglob("*.np*")} == mtimes
+    assert second.n_embedded == 0 and second.n_galaxies == 48
+    assert artefacts() == before  # nothing computed or written again
+    assert ws.version() == version
     np.testing.assert_array_equal(np.array(ws.features()), features)
 
 
 def test_only_changed_images_are_embedded_again(setup, image_folder):
     manifest, spec, root = setup
     entry = folder_entry("mine", image_folder)
-    ws = open_workspace("mine", root)
+    ws = open_dataset("mine", root)
     prepare(entry, ws, spec, num_workers=0)
     before = np.array(ws.features())
     Image.new("RGB", (48, 48), (250, 250, 250)).save(image_folder / "g3.jpg")
@@ -64,11 +72,11 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_prepares(setup, image_
     manifest, spec, root = setup
     summary = prepare(
         folder_entry("mine", image_folder),
-        open_workspace("mine", root),
+        open_dataset("mine", root),
         spec,
         num_workers=0,
     )
-    ids = set(open_workspace("mine", root).catalog()["galaxy_id"])
+    ids = set(open_dataset("mine", root).catalog()["galaxy_id"])
     assert ids == {f"g{i}" for i in range(8)} | {"deep16", "cmyk", "rgba"}
     reasons = dict(
         zip(summary.skipped["galaxy_id"], summary.skipped["reason"], strict=True)
@@ -84,7 +92,7 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_prepares(setup, image_
 def test_a_failed_prepare_leaves_the_previous_one_intact(setup, image_folder):
     manifest, spec, root = setup
     entry = folder_entry("mine", image_folder)
-    ws = open_workspace("mine", root)
+    ws = open_dataset("mine", root)
     prepare(entry, ws, spec, num_workers=0)
     record, features = ws.summary(), np.array(ws.features())
     (image_folder / "catalog.csv").write_text("galaxy_id,file\nx,absent.jpg\n")
@@ -103,12 +111,12 @@ def test_folder_without_csv_lists_images(setup, tmp_path):
         Image.new("L", (40, 40), 40 * i).save(folder / f"gal_{i}.png")
     summary = prepare(
         folder_entry("plain", folder),
-        open_workspace("plain", root),
+        open_dataset("plain", root),
         spec,
         num_workers=0,
     )
     assert summary.n_galaxies == 3
-    assert open_workspace("plain", root).catalog()["galaxy_id"].tolist() == [
+    assert open_dataset("plain", root).catalog()["galaxy_id"].tolist() == [
         "gal_0",
         "gal_1",
         "gal_2",
@@ -121,20 +129,21 @@ def test_missing_dataset_folder_says_how_to_fix(setup, tmp_path):
         update={"path": str(tmp_path / "no")}
     )
     with pytest.raises(CatalogError, match="MORPH_SHARED_DATA"):
-        prepare(entry, open_workspace("gz1_sdss", root), spec)
+        prepare(entry, open_dataset("gz1_sdss", root), spec)
 
 
 def test_umap_with_other_settings_is_stored_beside_the_default(prepared_env):
-    from morph_core.prepare import compute_umap
+    from morph_core.pipeline.umap import UmapStage
 
-    ws = open_workspace("synthetic", prepared_env)
-    default = np.array(ws.umap())
+    ws = open_dataset("synthetic", prepared_env)
+    default = np.array(ws.umap(15, 0.1))
     progress = []
-    other = compute_umap(ws, 5, 0.5, progress=lambda d, n: progress.append((d, n)))
-    assert other.shape == default.shape and progress[-1] == (1, 1)
+    stage = UmapStage(ws, 5, 0.5)
+    other = stage.run(progress=lambda d, n: progress.append((d, n)))
+    assert stage.computed and other.shape == default.shape and progress[-1] == (1, 1)
     assert not np.allclose(other, default)
     np.testing.assert_array_equal(np.array(ws.umap(5, 0.5)), other)
-    np.testing.assert_array_equal(np.array(ws.umap()), default)
-    progress.clear()
-    compute_umap(ws, 5, 0.5, progress=lambda d, n: progress.append((d, n)))
-    assert progress == [(1, 1)]  # cached: no refit
+    np.testing.assert_array_equal(np.array(ws.umap(15, 0.1)), default)
+    again = UmapStage(ws, 5, 0.5)
+    np.testing.assert_array_equal(again.run(), other)
+    assert not again.computed  # cached: no refit

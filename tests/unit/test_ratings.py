@@ -8,8 +8,8 @@ import time
 import pytest
 
 from morph_core.errors import MorphCoreError
-from morph_core.ratings import RatingStore
 from morph_core.settings import PROJECT_ROOT
+from morph_core.store.ratings import RatingStore
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_two_visitors_at_once_lose_nothing(store):
 
 _WRITER = """
 import sys
-from morph_core.ratings import RatingStore
+from morph_core.store.ratings import RatingStore
 store = RatingStore(sys.argv[1])
 i = 0
 while True:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from morph_core import settings
-from morph_core.datasets import encoder_spec
-from morph_core.manifest import load_manifest
-from morph_core.prepare import prepare
-from morph_core.workspace import open_workspace
+from morph_core.data.manifest import load_manifest
+from morph_core.dataset import open_dataset
+from morph_core.model.weights import resolve_encoder
+from morph_core.pipeline.prepare import prepare
 
 pytestmark = [
     pytest.mark.real_data,
@@ -21,11 +21,11 @@ pytestmark = [
 @pytest.mark.parametrize("dataset", ["gz1_sdss", "decals_rings"])
 def test_real_subset_prepares(env, dataset):
     manifest = load_manifest()
-    ws = open_workspace(dataset, env)
+    ws = open_dataset(dataset, env)
     summary = prepare(
         manifest.dataset(dataset),
         ws,
-        encoder_spec(None, manifest),
+        resolve_encoder(None, manifest),
         limit=60,
         num_workers=0,
     )

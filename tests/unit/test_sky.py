@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from morph_core.sky import iau_names, links, parse_iau_name, parse_position
+from morph_core.data.sky import iau_names, links, parse_iau_name, parse_position
 
 
 def test_names_round_trip_to_positions():

@@ -8,13 +8,13 @@ from astropy.io import fits
 from PIL import Image
 
 from morph_core import settings
-from morph_core.datasets import encoder_spec, folder_entry, hdf5_entry
+from morph_core.data.manifest import LabelsSpec, load_manifest
+from morph_core.data.sources.fits import fits_to_image
+from morph_core.data.sources.labels import join_labels
+from morph_core.dataset import folder_entry, hdf5_entry, open_dataset
 from morph_core.errors import CatalogError, ImageError
-from morph_core.manifest import LabelsSpec, load_manifest
-from morph_core.prepare import prepare
-from morph_core.sources.fits import fits_to_image
-from morph_core.sources.labels import join_labels
-from morph_core.workspace import open_workspace
+from morph_core.model.weights import resolve_encoder
+from morph_core.pipeline.prepare import prepare
 
 
 def _real_images(n: int) -> list[np.ndarray]:
@@ -68,11 +68,11 @@ def test_fits_renders_colour_grey_and_handles_nans(fits_folder):
 
 def test_fits_folder_prepares_and_skips_bad_files(env, fits_folder):
     manifest = load_manifest()
-    ws = open_workspace("fits", env)
+    ws = open_dataset("fits", env)
     summary = prepare(
         folder_entry("fits", fits_folder, stretch="lupton"),
         ws,
-        encoder_spec(None, manifest),
+        resolve_encoder(None, manifest),
     )
     assert sorted(ws.catalog()["galaxy_id"]) == ["g0", "g1", "g2", "g3", "grey"]
     reasons = dict(
@@ -84,7 +84,7 @@ def test_fits_folder_prepares_and_skips_bad_files(env, fits_folder):
     again = prepare(
         folder_entry("fits", fits_folder, stretch="lupton"),
         ws,
-        encoder_spec(None, manifest),
+        resolve_encoder(None, manifest),
     )
     assert again.n_embedded == 0
 
@@ -103,28 +103,28 @@ def h5_file(tmp_path):
 
 def test_hdf5_stack_prepares_once(env, h5_file):
     manifest = load_manifest()
-    ws = open_workspace("g10", env)
-    summary = prepare(hdf5_entry("g10", h5_file), ws, encoder_spec(None, manifest))
+    ws = open_dataset("g10", env)
+    summary = prepare(hdf5_entry("g10", h5_file), ws, resolve_encoder(None, manifest))
     catalog = ws.catalog()
     assert summary.n_galaxies == 6 and catalog["label"].tolist() == [0, 1, 2, 0, 1, 2]
     assert catalog["galaxy_id"][0].startswith("J10")
-    first = ws.file("images/0000000.png").stat().st_mtime_ns
-    again = prepare(hdf5_entry("g10", h5_file), ws, encoder_spec(None, manifest))
+    first = (ws.image_folder() / "0000000.png").stat().st_mtime_ns
+    again = prepare(hdf5_entry("g10", h5_file), ws, resolve_encoder(None, manifest))
     assert again.n_embedded == 0
-    assert ws.file("images/0000000.png").stat().st_mtime_ns == first
+    assert (ws.image_folder() / "0000000.png").stat().st_mtime_ns == first
 
 
 def test_hdf5_without_images_or_not_hdf5(env, tmp_path):
-    manifest, spec = load_manifest(), encoder_spec(None, load_manifest())
+    manifest, spec = load_manifest(), resolve_encoder(None, load_manifest())
     bad = tmp_path / "bad.h5"
     with h5py.File(bad, "w") as h5:
         h5["pictures"] = np.zeros((2, 8, 8))
     with pytest.raises(CatalogError, match="no 'images' dataset .*pictures"):
-        prepare(hdf5_entry("bad", bad), open_workspace("bad", env), spec)
+        prepare(hdf5_entry("bad", bad), open_dataset("bad", env), spec)
     text = tmp_path / "text.h5"
     text.write_text("hello")
     with pytest.raises(CatalogError, match="not a readable HDF5 file"):
-        prepare(hdf5_entry("text", text), open_workspace("text", env), spec)
+        prepare(hdf5_entry("text", text), open_dataset("text", env), spec)
     assert manifest
 
 
@@ -166,11 +166,11 @@ def test_prepare_joins_a_label_table(env, image_folder, tmp_path):
     labels = tmp_path / "gz.csv"
     pd.DataFrame({"name": ["g0", "g3"], "merger_fraction": [0.8, 0.1]}).to_csv(labels)
     spec = LabelsSpec(file=str(labels), on="galaxy_id", id_column="name")
-    ws = open_workspace("mine", env)
+    ws = open_dataset("mine", env)
     prepare(
         folder_entry("mine", image_folder, labels=spec),
         ws,
-        encoder_spec(None, load_manifest()),
+        resolve_encoder(None, load_manifest()),
     )
     catalog = ws.catalog().set_index("galaxy_id")
     assert catalog.loc["g0", "merger_fraction"] == 0.8

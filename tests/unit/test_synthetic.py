@@ -4,11 +4,16 @@ import re
 import numpy as np
 import pytest
 
-from morph_core.sky import separation_arcsec
-from morph_core.synthetic import MORPHOLOGIES, SurveySpec, make_catalog, make_survey
-from morph_core.synthetic.render import render_galaxy
-from morph_core.synthetic.truth import draw_truth
-from morph_core.synthetic.volunteers import QUESTIONS
+from morph_core.data.sky import separation_arcsec
+from morph_core.data.synthetic import (
+    MORPHOLOGIES,
+    SurveySpec,
+    make_catalog,
+    make_survey,
+)
+from morph_core.data.synthetic.render import render_galaxy
+from morph_core.data.synthetic.truth import draw_truth
+from morph_core.data.synthetic.volunteers import QUESTIONS
 
 
 def _hashes(table):

@@ -1,8 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from morph_core.errors import MorphCoreError
-from morph_core.workspace import Workspace, list_workspaces, open_workspace
+from morph_core.store.workspace import Workspace
 
 
 def test_arrays_tables_and_freshness(tmp_path):
@@ -39,11 +40,9 @@ def test_object_arrays_are_never_unpickled(tmp_path):
         ws.read_array("evil.npy", mmap=False)
 
 
-def test_names_and_listing(tmp_path):
-    with pytest.raises(MorphCoreError, match="invalid dataset name"):
-        open_workspace("../etc", tmp_path)
-    open_workspace("b", tmp_path).write_json("source.json", {})
-    open_workspace("a", tmp_path).write_json("source.json", {})
-    (tmp_path / "stray").mkdir()
-    assert list_workspaces(tmp_path) == ["a", "b"]
-    assert list_workspaces(tmp_path / "absent") == []
+def test_records_decide_freshness_as_json_reads_them(tmp_path):
+    ws = Workspace(tmp_path / "d")
+    ws.write_table("t.parquet", pd.DataFrame({"a": [1]}), {"shape": (1, 1)})
+    assert ws.is_fresh("t.parquet", {"shape": (1, 1)})  # tuples read back as lists
+    assert ws.record("t.parquet") == {"shape": [1, 1]}
+    assert ws.record("absent.parquet") is None

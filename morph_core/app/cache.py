@@ -1,0 +1,231 @@
+"""Cached loaders of the pages: each artefact read once per dataset version.
+
+Heavy, shared, read-only objects (the similarity index, the CNN, the rating
+store) are ``st.cache_resource``; tables and arrays are ``st.cache_data`` (a copy
+per call). Every wrapper is keyed on cheap values (workspace root, dataset name,
+:meth:`~morph_core.dataset.PreparedDataset.version`), never on the objects, and
+only reads: long work (embedding, UMAP, ellipse fits) is done by prepare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from morph_core import settings
+from morph_core.data.images import decode_image
+from morph_core.data.manifest import DatasetEntry, Manifest, load_manifest
+from morph_core.dataset import (
+    PreparedDataset,
+    dataset_names,
+    open_dataset,
+    resolve_dataset,
+)
+from morph_core.errors import MorphCoreError
+from morph_core.model.spec import EncoderSpec
+from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
+from morph_core.store.ratings import RatingStore
+from morph_core.tools.anomaly.baseline import isolation_scores
+from morph_core.tools.anomaly.features import anomaly_features
+from morph_core.tools.anomaly.session import (
+    RaterModel,
+    current_batch,
+    fit_rater,
+    with_skipped,
+)
+from morph_core.tools.similarity import NeighbourIndex
+from morph_core.training.labels import label_columns as _label_columns
+
+
+def _root() -> str:
+    return str(settings.workspace_root())
+
+
+def dataset(name: str) -> PreparedDataset:
+    """The dataset ``name`` in the server's workspace (cheap: holds a path)."""
+    return open_dataset(name, Path(_root()))
+
+
+def manifest() -> Manifest:
+    """The validated manifest, reloaded when the file changes."""
+    path = settings.manifest_path()
+    return _manifest(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@st.cache_resource(show_spinner=False)
+def _manifest(path: str, mtime_ns: int) -> Manifest:
+    return load_manifest(Path(path))
+
+
+def datasets() -> list[str]:
+    """Manifest datasets, then the user's own prepared folders."""
+    return dataset_names(manifest(), Path(_root()))
+
+
+def entry(name: str) -> DatasetEntry:
+    return resolve_dataset(name, manifest(), Path(_root()))
+
+
+def summary(name: str) -> dict | None:
+    """The last prepare's record, ``None`` when the dataset is not prepared."""
+    return dataset(name).summary()
+
+
+def catalog(name: str) -> pd.DataFrame:
+    """The prepared catalogue (a copy per call: safe to modify)."""
+    return _catalog(_root(), name, dataset(name).version())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _catalog(root: str, name: str, version: str) -> pd.DataFrame:
+    return open_dataset(name, Path(root)).catalog()
+
+
+def label_columns(name: str) -> list[str]:
+    """Catalogue columns a classifier can learn, likeliest first."""
+    return _label_columns(catalog(name))
+
+
+def umap(name: str, n_neighbors: int, min_dist: float) -> np.ndarray | None:
+    """A stored UMAP of the dataset, ``None`` when not computed for these settings."""
+    ds = dataset(name)
+    if not ds.has_umap(n_neighbors, min_dist):
+        return None
+    return _umap(_root(), name, ds.version(), n_neighbors, min_dist)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _umap(root, name, version, n_neighbors, min_dist) -> np.ndarray:
+    return np.array(open_dataset(name, Path(root)).umap(n_neighbors, min_dist))
+
+
+def pca_features(name: str, n_components: int = PCA_SIMILARITY) -> np.ndarray:
+    return _pca_features(_root(), name, dataset(name).version(), n_components)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _pca_features(root, name, version, n_components) -> np.ndarray:
+    return np.array(open_dataset(name, Path(root)).pca_features(n_components))
+
+
+def neighbour_index(name: str) -> NeighbourIndex:
+    """Exact L1 index on PCA-10, built once per dataset version and shared."""
+    return _neighbour_index(_root(), name, dataset(name).version())
+
+
+@st.cache_resource(max_entries=8, show_spinner="Building the similarity index…")
+def _neighbour_index(root: str, name: str, version: str) -> NeighbourIndex:
+    return NeighbourIndex().fit(_pca_features(root, name, version, PCA_SIMILARITY))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _pca_model(root: str, name: str, version: str) -> PCAModel:
+    return PCAModel.from_arrays(open_dataset(name, Path(root)).pca_arrays())
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the CNN…")
+def _encoder(spec: EncoderSpec):
+    from morph_core.model.encoder import build_encoder  # torch: only for uploads
+
+    return build_encoder(spec)
+
+
+def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:
+    """PCA-10 vector of an uploaded image, with the dataset's encoder and PCA.
+
+    Raises ImageError for a file that is not a usable image.
+    """
+    from morph_core.model.encoder import embed_image
+
+    ds = dataset(name)
+    spec = ds.encoder_spec()
+    image = decode_image(data, spec.channels, filename)
+    features = embed_image(image, _encoder(spec), spec)
+    model = _pca_model(_root(), name, ds.version())
+    return model.transform(features[None])[0, :PCA_SIMILARITY]
+
+
+def rating_store(name: str) -> RatingStore:
+    """The dataset's rating store (one per server, shared: it holds only a path)."""
+    return _rating_store(_root(), name, dataset(name).version())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _rating_store(root: str, name: str, version: str) -> RatingStore:
+    ids = _catalog(root, name, version)["galaxy_id"].astype(str)
+    return open_dataset(name, Path(root)).rating_store(known_ids=ids)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Scoring how unusual each galaxy is…")
+def _anomaly_features(root: str, name: str, version: str, feature_set: str):
+    ds = open_dataset(name, Path(root))
+    try:
+        ellipse = ds.ellipse() if feature_set != "cnn" else None
+    except MorphCoreError as e:
+        raise MorphCoreError(
+            f"{name!r} has no ellipse fits yet: prepare it again on the Home page"
+        ) from e
+    pca = np.asarray(ds.pca_features(PCA_ANOMALY)) if feature_set != "ellipse" else None
+    features = anomaly_features(feature_set, pca, ellipse)
+    return features, isolation_scores(features)
+
+
+@dataclass
+class RaterState:
+    """What a rater sees: the batch still to rate and the model behind it."""
+
+    batch: list[str]
+    model: RaterModel
+
+
+def rater(
+    name: str,
+    rater_name: str,
+    start: str,
+    feature_set: str = "cnn",
+    retrain: bool = False,
+) -> RaterState:
+    """A rater's batch (kept until used up) and model (refitted only when their
+    ratings change)."""
+    root, ds = _root(), dataset(name)
+    version = ds.version()
+    store = rating_store(name)
+    model = _rater_model(
+        root, name, version, rater_name, start, feature_set, store.version(rater_name)
+    )
+    ids = _catalog(root, name, version)["galaxy_id"]
+    key = {"round": store.round(rater_name), "start": start, "features": feature_set}
+    batch, record = current_batch(ds.rater_batch(rater_name), model, ids, key, retrain)
+    if record is not None:
+        ds.save_rater_batch(rater_name, record)
+    return RaterState(batch, model)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _rater_model(
+    root: str,
+    name: str,
+    version: str,
+    rater_name: str,
+    start: str,
+    feature_set: str,
+    ratings_version: int,
+) -> RaterModel:
+    features, oddness = _anomaly_features(root, name, version, feature_set)
+    return fit_rater(
+        _rating_store(root, name, version).ratings(rater_name),
+        _catalog(root, name, version)["galaxy_id"],
+        features,
+        oddness,
+        start,
+    )
+
+
+def skip_galaxy(name: str, rater_name: str, galaxy_id: str) -> None:
+    """Leave a galaxy of the rater's batch unrated."""
+    ds = dataset(name)
+    ds.save_rater_batch(rater_name, with_skipped(ds.rater_batch(rater_name), galaxy_id))

@@ -1,0 +1,179 @@
+"""Plotly figures of the pages: the UMAP map, a fine-tuning run's live curves and
+the label-count sweep. Plain functions of tables and arrays (no Streamlit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from morph_core.tools.explorer import MAX_POINTS, NO_COLOUR
+
+
+def map_figure(
+    catalog: pd.DataFrame,
+    embedding: np.ndarray,
+    colour: str = NO_COLOUR,
+    hover: list[str] | None = None,
+    max_points: int = MAX_POINTS,
+    random_state: int = 0,
+) -> go.Figure:
+    """A WebGL scatter of the UMAP embedding; each point's ``customdata`` is its row.
+
+    Parameters
+    ----------
+    embedding : ndarray of shape (n_galaxies, 2)
+    colour : str
+        A catalogue column or :data:`NO_COLOUR`; numbers get a colour scale,
+        text one colour per value.
+    hover : list of str, optional
+        Columns shown on hover besides ``galaxy_id``.
+    max_points : int
+        Above this many galaxies a random sample is drawn.
+    """
+    rows = np.arange(len(catalog))
+    if len(rows) > max_points:
+        rows = np.sort(
+            np.random.default_rng(random_state).choice(rows, max_points, False)
+        )
+    hover = [c for c in (hover or []) if c in catalog.columns and c != "galaxy_id"]
+    data = catalog.iloc[rows]
+    template = "<b>%{customdata[1]}</b>" + "".join(
+        f"<br>{c}: %{{customdata[{i + 2}]}}" for i, c in enumerate(hover)
+    )
+    custom = np.column_stack(
+        [rows, data["galaxy_id"].astype(str)] + [data[c].astype(str) for c in hover]
+    )
+    fig = go.Figure()
+    values = data[colour] if colour != NO_COLOUR else None
+    if values is not None and not pd.api.types.is_numeric_dtype(values):
+        for value in sorted(values.dropna().astype(str).unique()):
+            mask = (values.astype(str) == value).to_numpy()
+            fig.add_trace(_trace(embedding[rows[mask]], custom[mask], template, value))
+    else:
+        marker = {"size": 4, "opacity": 0.8}
+        if values is not None:
+            marker |= {
+                "color": values,
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": colour},
+            }
+        fig.add_trace(_trace(embedding[rows], custom, template, "galaxies", marker))
+    fig.update_layout(
+        dragmode="lasso",
+        height=620,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"title": "UMAP 1", "showticklabels": False},
+        yaxis={"title": "UMAP 2", "showticklabels": False},
+        legend={"title": colour, "itemsizing": "constant"},
+    )
+    return fig
+
+
+def _trace(xy, custom, template, name, marker=None) -> go.Scattergl:
+    return go.Scattergl(
+        x=xy[:, 0],
+        y=xy[:, 1],
+        mode="markers",
+        name=name,
+        customdata=custom,
+        hovertemplate=template + "<extra></extra>",
+        marker=marker or {"size": 4, "opacity": 0.8},
+    )
+
+
+METRICS = {
+    "val_loss": "validation loss",
+    "train_loss": "training loss",
+    "val_auc": "validation ROC AUC",
+    "val_accuracy": "validation accuracy",
+}
+
+
+def curves_figure(histories: dict[str, pd.DataFrame]) -> go.Figure:
+    """Loss and validation AUC per epoch, one colour per run; the epoch where a
+    new unfreezing stage starts is marked."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation ROC AUC"))
+    for i, (name, history) in enumerate(histories.items()):
+        if history.empty:
+            continue
+        colour = _COLOURS[i % len(_COLOURS)]
+        for metric, dash in (("train_loss", "dot"), ("val_loss", "solid")):
+            fig.add_scatter(
+                x=history["epoch"],
+                y=history[metric],
+                name=f"{name}: {METRICS[metric]}",
+                line={"color": colour, "dash": dash},
+                customdata=history["stage"],
+                hovertemplate="epoch %{x}: %{y:.3f} (%{customdata})<extra></extra>",
+                row=1,
+                col=1,
+            )
+        fig.add_scatter(
+            x=history["epoch"],
+            y=history["val_auc"],
+            name=f"{name}: {METRICS['val_auc']}",
+            line={"color": colour},
+            customdata=history["stage"],
+            hovertemplate="epoch %{x}: %{y:.3f} (%{customdata})<extra></extra>",
+            row=1,
+            col=2,
+        )
+        starts = history[history["stage"] != history["stage"].shift()]
+        fig.add_scatter(
+            x=starts["epoch"],
+            y=starts["val_loss"],
+            mode="markers+text",
+            text=starts["stage"],
+            textposition="top center",
+            marker={"color": colour, "symbol": "triangle-up", "size": 9},
+            showlegend=False,
+            hoverinfo="skip",
+            row=1,
+            col=1,
+        )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(
+        height=380, margin={"t": 40, "b": 10}, legend={"font": {"size": 10}}
+    )
+    return fig
+
+
+def sweep_figure(summary: pd.DataFrame) -> go.Figure:
+    """Test ROC AUC and accuracy against labels per class, pretrained vs random
+    (mean and std over repeats): the paper's Fig. 9 for any question."""
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("test ROC AUC", "test accuracy")
+    )
+    for i, (init, rows) in enumerate(summary.groupby("init", sort=True)):
+        rows = rows.sort_values("n_per_class")
+        for col, metric in enumerate(("test_auc", "test_accuracy"), start=1):
+            fig.add_scatter(
+                x=rows["n_per_class"],
+                y=rows[f"{metric}_mean"],
+                error_y={"type": "data", "array": rows[f"{metric}_std"].fillna(0)},
+                name=str(init),
+                legendgroup=str(init),
+                showlegend=col == 1,
+                line={"color": _COLOURS[i % len(_COLOURS)]},
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(type="log", title_text="labels per class")
+    fig.update_layout(height=360, margin={"t": 40, "b": 10})
+    return fig
+
+
+_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+
+
+def interest_map(
+    catalog: pd.DataFrame, ranking: pd.DataFrame, embedding: np.ndarray
+) -> go.Figure:
+    """A small UMAP coloured by a rater's predicted interest."""
+    interest = ranking.set_index("galaxy_id")["interest"]
+    ranked = catalog.assign(interest=catalog["galaxy_id"].map(interest))
+    figure = map_figure(ranked, embedding, "interest", ["interest"])
+    return figure.update_layout(height=300, showlegend=False)

@@ -1,0 +1,39 @@
+"""The pages and the dataset each one needs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from morph_core.app import cache
+
+HOME = "Home.py"
+EXPLORER = "pages/umap_explorer.py"
+SIMILARITY = "pages/tag_similarity.py"
+RATER = "pages/anomaly_rater.py"
+MONITOR = "pages/finetune_monitor.py"
+TOOLS = {  # page -> (title, icon)
+    EXPLORER: ("UMAP explorer", ":material/scatter_plot:"),
+    SIMILARITY: ("Tag similarity", ":material/search:"),
+    RATER: ("Anomaly rater", ":material/star:"),
+    MONITOR: ("Fine-tune monitor", ":material/model_training:"),
+}
+
+
+def require_dataset(page: str) -> str:
+    """The dataset picked in the sidebar if prepared; otherwise a message and a stop.
+
+    ``page`` is the calling page's path (``pages/x.py``). A page opened by a link
+    before ``Home.py`` ever ran in this session (Streamlit then runs it alone,
+    without the sidebar) goes through ``Home.py`` and comes back.
+    """
+    if "dataset" not in st.session_state:
+        st.session_state["home.goto"] = (page, st.query_params.to_dict())
+        st.switch_page(HOME)
+    name = st.session_state.get("dataset")
+    if not name or cache.summary(name) is None:
+        st.info(
+            f"Prepare {'the dataset ' + repr(name) if name else 'a dataset'} "
+            "on the Home page first."
+        )
+        st.stop()
+    return name

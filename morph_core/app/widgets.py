@@ -1,0 +1,276 @@
+"""Widgets the pages share: thumbnails, galleries, rating cards, label sources."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+from streamlit_shortcuts import add_shortcuts
+
+from morph_core.app import cache
+from morph_core.app.figures import curves_figure, sweep_figure
+from morph_core.data.images import load_image
+from morph_core.data.sky import links
+from morph_core.errors import ImageError
+from morph_core.runs import queue
+from morph_core.runs.folder import STATES
+from morph_core.runs.sources import LabelSource
+from morph_core.runs.sweep import sweep_summary
+from morph_core.tools import similarity
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def thumbnail(file: str, size: int = 160) -> np.ndarray | None:
+    """A colour thumbnail of one image file, ``None`` if it cannot be read now."""
+    try:
+        image = load_image(file, channels=3)
+    except ImageError:
+        return None
+    step = max(1, max(image.shape[:2]) // size)
+    return image[::step, ::step]
+
+
+def gallery(table: pd.DataFrame, columns: int = 6, details: Sequence[str] = ()) -> None:
+    """Thumbnails of the galaxies in ``table`` in a grid, captioned with their id
+    and the ``details`` columns, with links to the surveys' viewers."""
+    cells = st.columns(columns)
+    for i, (_, row) in enumerate(table.iterrows()):
+        caption = " · ".join(
+            [str(row["galaxy_id"])] + [f"{c} {_short(row[c])}" for c in details]
+        )
+        image = thumbnail(row["file"])
+        with cells[i % columns]:
+            if image is None:
+                st.warning(f"{row['galaxy_id']}: image unreadable")
+            else:
+                st.image(image, caption=caption, width="stretch")
+            if np.isfinite([row.get("ra", np.nan), row.get("dec", np.nan)]).all():
+                st.caption(
+                    " · ".join(
+                        f"[{name}]({url})"
+                        for name, url in links(row["ra"], row["dec"]).items()
+                    )
+                )
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def rating_card(
+    index: int, galaxy_id: str, file: str, focused: bool, on_rate: Callable
+) -> None:
+    """One galaxy of the rater's batch: its image, id and 0-5 buttons
+    (``rater.rate_<index>_<rating>``) that call ``on_rate(galaxy_id, rating)``."""
+    with st.container(border=focused, key=f"rater.card_{index}"):
+        image = thumbnail(file, 256)
+        if image is not None:
+            st.image(image, width="stretch")
+        st.caption(("▶ " if focused else "") + galaxy_id)
+        for row in (range(0, 3), range(3, 6)):  # two rows: digits stay legible
+            for rating, button in zip(row, st.columns(3, gap="small"), strict=True):
+                button.button(
+                    str(rating),
+                    key=f"rater.rate_{index}_{rating}",
+                    on_click=on_rate,
+                    args=(galaxy_id, rating),
+                    width="stretch",
+                )
+
+
+def css_key(key: str) -> str:
+    """The name Streamlit gives a widget key in its CSS class (``st-key-…``), as
+    keyboard shortcuts address it."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+
+
+def label_source(dataset: str) -> LabelSource:
+    """Where a fine-tuning run's labels come from: a catalogue column (with a
+    threshold for numbers), a rater's ratings, or galaxies marked in the explorer."""
+    kind = st.radio(
+        "Labels from",
+        list(SOURCE_LABELS),
+        format_func=SOURCE_LABELS.get,
+        horizontal=True,
+        key="finetune.source",
+    )
+    cols = st.columns([2, 1])
+    if kind == "column":
+        column = cols[0].selectbox(
+            "Column", cache.label_columns(dataset), key="finetune.column"
+        )
+        catalog = cache.catalog(dataset)
+        numeric = column is not None and pd.api.types.is_float_dtype(catalog[column])
+        threshold = cols[1].number_input(
+            "Yes when value ≥",
+            value=0.5,
+            key="finetune.threshold",
+            disabled=not numeric,
+            help="For a number such as a vote fraction; 0/1, true/false or text "
+            "columns need none.",
+        )
+        return LabelSource(
+            "column", column=column, threshold=threshold if numeric else None
+        )
+    if kind == "ratings":
+        rater = cols[0].text_input("Rater name", key="finetune.rater")
+        positive_from = cols[1].number_input(
+            "Yes from rating", 1, 5, 3, key="finetune.positive_from"
+        )
+        return LabelSource(
+            "ratings", rater=rater.strip(), positive_from=int(positive_from)
+        )
+    selection = st.session_state.get("umap.selection") or []
+    marked = st.session_state.setdefault("finetune.marked", {"yes": [], "no": []})
+    cols = st.columns(3)
+    cols[0].write(f"Explorer selection: {len(selection)} galaxies")
+    for col, answer in zip(cols[1:], ("yes", "no"), strict=True):
+        if col.button(f"Mark selection {answer}", key=f"finetune.mark_{answer}"):
+            marked[answer] = sorted(set(marked[answer]) | set(selection))
+    st.write(f"Marked: {len(marked['yes'])} yes, {len(marked['no'])} no.")
+    return LabelSource(
+        "ids", positive=tuple(marked["yes"]), negative=tuple(marked["no"])
+    )
+
+
+SOURCE_LABELS = {
+    "column": "a catalogue column",
+    "ratings": "a rater's ratings",
+    "ids": "galaxies marked in the explorer",
+}
+
+
+def rating_bar(
+    batch: list[str],
+    on_rate: Callable[[str, int], None],
+    on_skip: Callable[[str], None],
+    on_undo: Callable[[], None],
+) -> None:
+    """The rater's key bar: 0-5 rate the highlighted galaxy of ``batch``, ←/→
+    move the highlight (``rater.focus``), Skip and Undo; each with its key."""
+    focus = st.session_state.get("rater.focus", 0)
+
+    def move(to: int) -> None:
+        st.session_state["rater.focus"] = min(max(to, 0), max(len(batch) - 1, 0))
+
+    controls = [("Undo", "rater.undo", "u", on_undo, ())]
+    if batch:
+        galaxy_id = batch[focus]
+        controls[:0] = [
+            *[
+                (f"{r}", f"rater.quick_{r}", f"{r}", on_rate, (galaxy_id, r))
+                for r in range(6)
+            ],
+            ("←", "rater.prev", "arrowleft", move, (focus - 1,)),
+            ("→", "rater.next", "arrowright", move, (focus + 1,)),
+            ("Skip", "rater.skip", "s", on_skip, (galaxy_id,)),
+        ]
+    for cell, (label, key, _, action, args) in zip(
+        st.columns(10), controls, strict=False
+    ):
+        cell.button(label, key=key, on_click=action, args=args)
+    add_shortcuts(**{css_key(key): shortcut for _, key, shortcut, _, _ in controls})
+
+
+@st.fragment(run_every=2.0)
+def runs_monitor(dataset: str) -> None:
+    """The dataset's runs, redrawn every 2 s: their table, the live curves of the
+    selected ones (or the newest), failures, and each sweep's summary figure."""
+    ds = cache.dataset(dataset)
+    runs = queue.list_runs(ds)
+    if runs.empty:
+        st.info("No runs yet: start one above.")
+        return
+    st.subheader("Runs")
+    counts = runs["state"].value_counts()
+    st.caption(
+        " · ".join(f"{counts.get(s, 0)} {s}" for s in STATES)
+        + " (select rows to overlay their curves)"
+    )
+    scores = st.column_config.NumberColumn(format="%.3f")
+    table = st.dataframe(
+        runs.drop(columns=["error", "created_at"]),
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="finetune.table",
+        column_config=dict.fromkeys(
+            ["best_val_auc", "test_accuracy", "test_auc"], scores
+        ),
+    )
+    for _, row in runs[runs["state"] == "failed"].iterrows():
+        st.warning(f"Run {row['run_id']} failed: {row['error']}")
+    chosen = runs.iloc[table.selection.rows] if table.selection.rows else runs.tail(1)
+    histories = {r: queue.history(ds, r) for r in chosen["run_id"]}
+    st.plotly_chart(curves_figure(histories), key="finetune.curves")
+    sweeps = [s for s in runs["sweep"].unique() if s]
+    if sweeps:
+        sweep_id = st.selectbox("Sweep", sweeps, key="finetune.sweep_view")
+        summary = sweep_summary(runs, sweep_id)
+        if summary.empty:
+            st.info("No run of this sweep has finished yet.")
+        else:
+            st.plotly_chart(sweep_figure(summary), key="finetune.sweep_plot")
+            st.dataframe(summary, hide_index=True)
+
+
+QUERY_ROUTES = {  # the similarity page's ways to a query
+    "tag": "Tag",
+    "galaxy id": "Galaxy id",
+    "sky position": "Sky position",
+    "explorer": "From the explorer",
+    "image": "Upload an image",
+}
+
+
+def similarity_query(
+    catalog: pd.DataFrame,
+) -> tuple[str, str | None, UploadedFile | None]:
+    """The query inputs of the similarity page: how (tag, id, sky position, the
+    explorer's galaxy, an upload) and what. Returns the library's route
+    (the explorer's galaxy is a "galaxy id"), the value and the upload."""
+    from_explorer = st.session_state.get("similarity.from_explorer")
+    if from_explorer:
+        st.session_state["similarity.route"] = "explorer"
+    route = st.radio(
+        "Query by",
+        list(QUERY_ROUTES),
+        format_func=QUERY_ROUTES.get,
+        horizontal=True,
+        key="similarity.route",
+    )
+    value, upload = None, None
+    if route == "tag":
+        tags = similarity.tags_in(catalog)
+        if tags:
+            value = st.selectbox("Tag", tags, key="similarity.tag")
+        else:
+            st.info(
+                "Nobody tagged galaxies in this dataset: query by id or image instead."
+            )
+    elif route == "galaxy id":
+        value = st.text_input("Galaxy id or IAU name", key="similarity.id")
+    elif route == "sky position":
+        value = st.text_input(
+            "RA Dec (degrees, sexagesimal or an IAU name)",
+            placeholder="150.1 2.2 or 10:00:24 +02:12:00",
+            key="similarity.position",
+        )
+    elif route == "explorer":
+        value = from_explorer
+        st.write(
+            f"Galaxy chosen in the explorer: **{value}**"
+            if value
+            else "Choose a galaxy on the UMAP explorer page first."
+        )
+    else:
+        upload = st.file_uploader(
+            "A galaxy image (JPEG/PNG, up to 20 MB)",
+            type=["jpg", "jpeg", "png"],
+            key="similarity.upload",
+        )
+    return ("galaxy id" if route == "explorer" else route), value, upload

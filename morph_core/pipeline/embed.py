@@ -1,0 +1,137 @@
+"""The embed stage: one forward pass per image, ever.
+
+Features are cached per (encoder fingerprint, image content hash): when the
+images change, only new or changed ones go through the CNN; the rest are copied
+from the previous features of the same encoder. Images that cannot be decoded
+are listed with the reason and left out of the catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from morph_core.data.images import content_hash
+from morph_core.dataset import PreparedDataset, digest
+from morph_core.model.spec import EncoderSpec
+from morph_core.pipeline.catalog import check_not_empty
+from morph_core.pipeline.stage import Stage
+from morph_core.progress import ProgressFn
+
+
+def hash_images(files: list[str], progress: ProgressFn | None = None) -> list[str]:
+    """Content hash of each image file, in order."""
+    out = []
+    for i, path in enumerate(files):
+        out.append(content_hash(path))
+        if progress and ((i + 1) % 500 == 0 or i + 1 == len(files)):
+            progress(i + 1, len(files))
+    return out
+
+
+@dataclass
+class Embedded:
+    """Features of the images that decoded, their rows, and those that did not."""
+
+    features: np.ndarray
+    embedded: pd.DataFrame  # galaxy_id, image_hash of each features row
+    failed: pd.DataFrame  # galaxy_id, file, reason
+
+
+class EmbedStage(Stage[Embedded]):
+    """Pooled CNN features of the checked catalogue's images.
+
+    Parameters
+    ----------
+    catalog : DataFrame
+        The checked rows (``galaxy_id``, ``file``).
+    hashes : list of str
+        :func:`hash_images` of ``catalog["file"]``.
+    spec : EncoderSpec
+        The encoder; its fingerprint names the features folder.
+    """
+
+    def __init__(
+        self,
+        dataset: PreparedDataset,
+        catalog: pd.DataFrame,
+        hashes: list[str],
+        spec: EncoderSpec,
+        batch_size: int = 32,
+        num_workers: int = 0,
+    ):
+        super().__init__(dataset)
+        self.catalog, self.hashes, self.spec = catalog, hashes, spec
+        self.encoder = spec.fingerprint()
+        self.output = dataset.features_file(self.encoder)
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.n_embedded = 0
+
+    def inputs(self) -> dict:
+        return {"encoder": self.encoder, "images": digest(self.hashes)}
+
+    def compute(self, progress: ProgressFn | None) -> Embedded:
+        files = self.catalog["file"].astype(str).tolist()
+        cached = self._cached()
+        todo = [i for i, h in enumerate(self.hashes) if h not in cached]
+        new, errors = np.zeros((0, 0), np.float32), {}
+        if todo:
+            from morph_core.model.encoder import build_encoder, embed_files  # torch
+
+            new, found = embed_files(
+                [files[i] for i in todo],
+                build_encoder(self.spec),
+                self.spec,
+                self.batch_size,
+                self.num_workers,
+                progress,
+            )
+            errors = {todo[j]: reason for j, reason in found.items()}
+        elif progress:
+            progress(len(files), len(files))
+        self.n_embedded = len(todo) - len(errors)
+        position = {i: j for j, i in enumerate(todo)}
+        ok = [i for i in range(len(files)) if i not in errors]
+        failed = self.catalog.loc[sorted(errors), ["galaxy_id", "file"]].assign(
+            reason=[errors[i] for i in sorted(errors)]
+        )
+        check_not_empty(self.catalog.iloc[ok], failed)
+        features = np.stack(
+            [new[position[i]] if i in position else cached[self.hashes[i]] for i in ok]
+        ).astype(np.float32)
+        embedded = pd.DataFrame(
+            {
+                "galaxy_id": self.catalog["galaxy_id"].iloc[ok].astype(str).tolist(),
+                "image_hash": [self.hashes[i] for i in ok],
+            }
+        )
+        return Embedded(features, embedded, failed.reset_index(drop=True))
+
+    def _cached(self) -> dict[str, np.ndarray]:
+        """Features of this encoder from the previous prepare, by image hash."""
+        table_file = self.dataset.embedded_file(self.encoder)
+        if not (
+            self.workspace.exists(table_file) and self.workspace.exists(self.output)
+        ):
+            return {}
+        hashes = self.workspace.read_table(table_file)["image_hash"]
+        old = self.workspace.read_array(self.output)
+        if len(old) != len(hashes):
+            return {}
+        return {h: old[i] for i, h in enumerate(hashes)}
+
+    def write(self, value: Embedded, record: dict) -> None:
+        self.workspace.write_table(self.dataset.failed_file(self.encoder), value.failed)
+        self.workspace.write_table(
+            self.dataset.embedded_file(self.encoder), value.embedded
+        )
+        self.workspace.write_array(self.output, value.features, record)
+
+    def read(self) -> Embedded:
+        return Embedded(
+            self.workspace.read_array(self.output),
+            self.workspace.read_table(self.dataset.embedded_file(self.encoder)),
+            self.workspace.read_table(self.dataset.failed_file(self.encoder)),
+        )

@@ -1,0 +1,79 @@
+"""The UMAP stage: a 2-D map of PCA-15 for the explorer (Walmsley+22 §2.3).
+
+The default settings give the map every tool shows; maps for other settings are
+kept beside it, so going back and forth costs nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from morph_core.dataset import UMAP_DEFAULT, PreparedDataset
+from morph_core.pipeline.reduce import PCA_UMAP
+from morph_core.pipeline.stage import Stage
+from morph_core.progress import ProgressFn
+
+UMAP_NEIGHBOURS, UMAP_MIN_DIST = UMAP_DEFAULT
+
+
+def fit_umap(
+    pca_features: np.ndarray,
+    n_neighbors: int = UMAP_NEIGHBOURS,
+    min_dist: float = UMAP_MIN_DIST,
+    random_state: int = 0,
+) -> np.ndarray:
+    """2-D UMAP embedding ``(n, 2)`` float32 of PCA features (Walmsley+22 §2.3)."""
+    import umap  # numba compiles on first import: keep it off the import path
+
+    n = len(pca_features)
+    if n < 4:
+        return np.zeros((n, 2), dtype=np.float32)
+    reducer = umap.UMAP(
+        n_neighbors=min(n_neighbors, n - 1),
+        min_dist=min_dist,
+        random_state=random_state,
+        n_jobs=1,
+    )
+    return reducer.fit_transform(np.asarray(pca_features)).astype(np.float32)
+
+
+class UmapStage(Stage[np.ndarray]):
+    """UMAP of PCA-15 with given settings, fitted again when the PCA changes."""
+
+    def __init__(
+        self,
+        dataset: PreparedDataset,
+        n_neighbors: int = UMAP_NEIGHBOURS,
+        min_dist: float = UMAP_MIN_DIST,
+        random_state: int = 0,
+        encoder: str | None = None,
+    ):
+        super().__init__(dataset)
+        self.n_neighbors, self.min_dist = n_neighbors, min_dist
+        self.random_state, self.encoder = random_state, encoder
+        self.output = dataset.umap_file(n_neighbors, min_dist, encoder)
+
+    def inputs(self) -> dict:
+        return {
+            "pca": self.workspace.record(self.dataset.pca_file(self.encoder)),
+            "n_components": PCA_UMAP,
+            "n_neighbors": self.n_neighbors,
+            "min_dist": self.min_dist,
+            "random_state": self.random_state,
+        }
+
+    def compute(self, progress: ProgressFn | None) -> np.ndarray:
+        if progress:
+            progress(0, 1)
+        projection = self.dataset.projection_file(self.encoder)
+        pca_15 = self.workspace.read_array(projection)[:, :PCA_UMAP]
+        embedding = fit_umap(pca_15, self.n_neighbors, self.min_dist, self.random_state)
+        if progress:
+            progress(1, 1)
+        return embedding
+
+    def write(self, value: np.ndarray, record: dict) -> None:
+        self.workspace.write_array(self.output, value, record)
+
+    def read(self) -> np.ndarray:
+        return self.workspace.read_array(self.output)

@@ -1,0 +1,52 @@
+"""Apply a finished run: its classifier's prediction for every galaxy, as a
+catalogue column the explorer colours by and similarity filters by."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from morph_core.dataset import PreparedDataset
+from morph_core.errors import MorphCoreError
+from morph_core.progress import ProgressFn
+from morph_core.runs.queue import run_folder
+
+
+def apply(
+    dataset: PreparedDataset, run_id: str, progress: ProgressFn | None = None
+) -> str:
+    """Predict every galaxy with a finished run; saved as a column
+    ``pred_<run name>_<id>``. Returns the column name.
+
+    When the run kept the dataset's encoder as it was (head only), the head
+    reads the prepared features; otherwise every image goes through the
+    fine-tuned encoder.
+    """
+    from morph_core.training.finetune import FinetuneRun  # torch only here
+
+    folder = run_folder(dataset, run_id)
+    if folder.status()["state"] != "finished":
+        raise MorphCoreError(f"run {run_id} has not finished")
+    run = FinetuneRun.load(folder.path)
+    catalog = dataset.catalog()
+    same_encoder = dataset.encoder_spec().fingerprint() == run.spec.fingerprint()
+    if not run.encoder_changed and same_encoder:
+        p = run.predict_features(np.asarray(dataset.features()))
+    else:
+        p = run.predict(catalog, progress=progress)
+    name = (folder.request() or {}).get("name", "")
+    column = f"pred_{_slug(name)}_{run_id[-6:]}"
+    table = pd.DataFrame(
+        {
+            "galaxy_id": catalog["galaxy_id"],
+            column: p[:, -1] if p.shape[1] == 2 else p.argmax(1),
+        }
+    )
+    dataset.write_predictions(run_id, table)
+    return column
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48].strip("_")

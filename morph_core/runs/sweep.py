@@ -1,0 +1,78 @@
+"""Label-count sweeps: runs for every label count x initialisation x repeat,
+summarised as test AUC and accuracy against labels per class (the paper's ring
+figure, §4.2, for any question)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pandas as pd
+
+from morph_core.data.manifest import load_manifest
+from morph_core.dataset import PreparedDataset
+from morph_core.errors import MorphCoreError
+from morph_core.model.weights import resolve_encoder
+from morph_core.runs.queue import start_queued, submit
+from morph_core.runs.sources import LabelSource
+from morph_core.training.config import FinetuneConfig
+from morph_core.training.labels import LabelError, balanced_split
+
+
+def sweep(
+    dataset: PreparedDataset,
+    source: LabelSource,
+    counts: list[int],
+    inits: list[str],
+    repeats: int,
+    config: FinetuneConfig,
+) -> tuple[str, list[str], list[int]]:
+    """Queue the runs of a sweep. Counts more than the labels allow are left out
+    and returned. Returns the sweep id, the run ids and the counts left out."""
+    labels = source.labels(dataset, dataset.catalog())
+    usable, dropped = [], []
+    for n in counts:
+        try:
+            balanced_split(labels, n, 0)
+            usable.append(n)
+        except LabelError:
+            dropped.append(n)
+    if not usable:
+        raise MorphCoreError(
+            f"no label count in {counts} fits the labels {labels.counts()}"
+        )
+    manifest, prepared = load_manifest(), dataset.encoder_spec()
+    encoders = {init: resolve_encoder(init, manifest, prepared) for init in inits}
+    sweep_id = "sweep-" + uuid.uuid4().hex[:6]
+    run_ids = [
+        submit(
+            dataset,
+            source,
+            replace(config, n_per_class=n, seed=seed),
+            init,
+            name=f"{source.describe()}, {n}/class, {init}, seed {seed}",
+            sweep=sweep_id,
+            launch=False,
+            encoder=encoders[init],
+        )
+        for seed in range(repeats)
+        for n in usable
+        for init in inits
+    ]
+    start_queued(dataset)
+    return sweep_id, run_ids, dropped
+
+
+def sweep_summary(runs: pd.DataFrame, sweep_id: str) -> pd.DataFrame:
+    """:func:`summarise` of the sweep's finished runs."""
+    return summarise(runs[(runs["sweep"] == sweep_id) & (runs["state"] == "finished")])
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per init and label count: ``test_auc_mean``, ``test_auc_std``,
+    ``test_accuracy_mean``, ``test_accuracy_std`` and ``n_runs``."""
+    groups = runs.groupby(["init", "n_per_class"])
+    table = groups[["test_auc", "test_accuracy"]].agg(["mean", "std"])
+    table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
+    table["n_runs"] = groups.size()
+    return table.reset_index()

@@ -1,0 +1,70 @@
+"""The worker process of one run: ``python -m morph_core.runs.worker <folder>``.
+
+Reads the run's request, trains at a lower CPU priority than the web server,
+appends each epoch to ``metrics.jsonl``, and writes the final status; then
+starts the next queued run, if any.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from morph_core.dataset import PreparedDataset
+from morph_core.model.spec import EncoderSpec
+from morph_core.runs.folder import RunFolder, now
+from morph_core.runs.queue import start_queued
+from morph_core.runs.sources import LabelSource
+from morph_core.store.workspace import Workspace
+from morph_core.training.config import FinetuneConfig
+from morph_core.training.labels import balanced_split
+
+NICENESS = 10  # training yields the CPU to the web server's pages
+THREADS = "2"  # torch's threads: both cores of a small server (at lower priority)
+
+
+def main(path: Path) -> int:
+    folder = RunFolder(path)
+    request = folder.request()
+    if request is None:
+        return 1
+    os.nice(NICENESS)
+    os.environ.setdefault("OMP_NUM_THREADS", THREADS)  # read when torch loads
+    from morph_core.training.finetune import train_run
+    from morph_core.training.loop import StopRequested
+
+    dataset = PreparedDataset(Workspace(Path(request["workspace"])))
+    state = folder.status()
+    try:
+        catalog = dataset.catalog()
+        labels = LabelSource.from_record(request["source"]).labels(dataset, catalog)
+        config = FinetuneConfig(**request["config"])
+        run = train_run(
+            catalog,
+            labels,
+            balanced_split(labels, config.n_per_class, config.seed),
+            EncoderSpec.from_record(request["encoder"]),
+            config,
+            on_epoch=folder.append_epoch,
+            should_stop=folder.stop_requested,
+        )
+        if not folder.exists():  # deleted while training
+            start_queued(dataset)
+            return 0
+        run.save(folder.path)
+        state |= {"state": "finished", "test": run.test, "finished_at": now()}
+    except StopRequested:
+        state |= {"state": "stopped", "finished_at": now()}
+    except Exception as e:  # reported on the page; the traceback goes to log.txt
+        traceback.print_exc()
+        state |= {"state": "failed", "error": str(e), "finished_at": now()}
+    if folder.exists():  # not when the run was deleted mid-run
+        folder.write_status(state)
+    start_queued(dataset)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

@@ -1,0 +1,76 @@
+"""The UMAP explorer's selections: which galaxies a click, box or lasso on the
+map holds, sorted and paged (§2.3). The map itself is drawn by
+:func:`morph_core.app.figures.map_figure`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from morph_core.data.catalog import descriptive_columns
+
+NO_COLOUR = "(none)"
+MAX_POINTS = 200_000  # drawn with WebGL; beyond it a random sample is drawn
+
+
+def colour_columns(catalog: pd.DataFrame) -> list[str]:
+    """Columns a map can be coloured by: numbers, and text with few values."""
+    return [NO_COLOUR, *descriptive_columns(catalog)]
+
+
+def selected_rows(selection: dict, embedding: np.ndarray | None = None) -> list[int]:
+    """Catalogue rows of a Plotly selection event.
+
+    Clicked and drawn points come through their ``customdata``. With
+    ``embedding``, every galaxy inside a drawn box or lasso is selected too, so a
+    map drawn from a sample still selects all the galaxies of a region.
+    """
+    rows = {
+        int(p["customdata"][0])
+        for p in selection.get("points", [])
+        if p.get("customdata") is not None
+    }
+    if embedding is not None:
+        x, y = embedding[:, 0], embedding[:, 1]
+        for box in selection.get("box", []):
+            (x0, x1), (y0, y1) = sorted(box["x"][:2]), sorted(box["y"][:2])
+            rows |= set(np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)))
+        for lasso in selection.get("lasso", []):
+            rows |= set(np.flatnonzero(_inside(x, y, lasso["x"], lasso["y"])))
+    return sorted(int(r) for r in rows)
+
+
+def _inside(x: np.ndarray, y: np.ndarray, px: list, py: list) -> np.ndarray:
+    """Even-odd rule: which points lie inside the polygon (px, py)."""
+    inside = np.zeros(len(x), dtype=bool)
+    px, py = np.asarray(px, float), np.asarray(py, float)
+    for (xa, ya), (xb, yb) in zip(
+        zip(px, py, strict=True),
+        zip(np.roll(px, 1), np.roll(py, 1), strict=True),
+        strict=True,
+    ):
+        crosses = (ya > y) != (yb > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_cross = xa + (y - ya) * (xb - xa) / (yb - ya)
+        inside ^= crosses & (x < x_cross)
+    return inside
+
+
+def selection_table(
+    catalog: pd.DataFrame, rows: list[int], sort_by: str = "galaxy_id", ascending=True
+) -> pd.DataFrame:
+    """The selected galaxies, sorted by a column."""
+    table = catalog.iloc[rows]
+    if sort_by in table.columns:
+        table = table.sort_values(sort_by, ascending=ascending, kind="stable")
+    return table.reset_index(drop=True)
+
+
+def page_of(table: pd.DataFrame, page: int, per_page: int) -> pd.DataFrame:
+    """Rows of page ``page`` (1-based) of ``per_page`` rows."""
+    start = (max(page, 1) - 1) * per_page
+    return table.iloc[start : start + per_page]
+
+
+def n_pages(n_rows: int, per_page: int) -> int:
+    return max(1, -(-n_rows // per_page))

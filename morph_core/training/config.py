@@ -1,0 +1,100 @@
+"""What a training run follows from, without importing torch: the run queue and
+the pages build and check these before any worker starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from morph_core.errors import MorphCoreError
+from morph_core.model.spec import EncoderSpec
+
+HEAD_HIDDEN = 64  # Walmsley+22 §4: two dense layers of 64
+HEAD_DROPOUT = 0.75  # §4
+FinetuneStrategy = Literal["head", "staged"]
+FINETUNE_STRATEGIES: tuple[FinetuneStrategy, ...] = ("head", "staged")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """How a fine-tuning run trains. Defaults follow the paper where it says (§4).
+
+    ``strategy`` "head" trains the head on the frozen encoder's features;
+    "staged" then unfreezes ``stages`` groups of the encoder from the top down.
+    ``lr_decay`` scales the learning rate of each deeper stage (Zoobot's option;
+    1 keeps one rate).
+
+    >>> FinetuneConfig(strategy="all-at-once")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    morph_core.errors.MorphCoreError: unknown strategy 'all-at-once'; choose from ...
+    """
+
+    n_per_class: int = 20
+    strategy: FinetuneStrategy = "staged"
+    seed: int = 0
+    head_lr: float = 1e-3
+    finetune_lr: float = 1e-5
+    lr_decay: float = 1.0
+    hidden: int = HEAD_HIDDEN
+    dropout: float = HEAD_DROPOUT
+    head_epochs: int = 150
+    head_patience: int = 15
+    stages: int = 6  # unfreezing stages to go through (6: top, 4 block groups, all)
+    stage_epochs: int = 8
+    stage_patience: int = 3
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.strategy not in FINETUNE_STRATEGIES:
+            raise MorphCoreError(
+                f"unknown strategy {self.strategy!r}; choose from {FINETUNE_STRATEGIES}"
+            )
+        if self.n_per_class < 2:
+            raise MorphCoreError("at least 2 labels per class are needed")
+        if not 0 < self.lr_decay <= 1:
+            raise MorphCoreError(f"lr_decay must be in (0, 1], not {self.lr_decay}")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything the default encoder's weights follow from.
+
+    >>> PretrainConfig(epochs=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be >= 1, not 0
+    """
+
+    n_galaxies: int = 24000
+    data_seed: int = 7  # the demo sky uses 42
+    render_size: int = 128
+    image_size: int = 96
+    architecture: str = "efficientnet_b0"
+    epochs: int = 11
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_galaxies", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
+        if not 32 <= self.image_size <= self.render_size:
+            raise ValueError("image_size must be in 32..render_size")
+        if not 0 < self.val_fraction < 0.5:
+            raise ValueError("val_fraction must be in (0, 0.5)")
+
+    def spec(self) -> EncoderSpec:
+        """The encoder it trains: greyscale, ``image_size`` px, random init from
+        ``seed``, pixels normalised as the synthetic sky needs."""
+        return EncoderSpec(
+            architecture=self.architecture,
+            channels=1,
+            image_size=self.image_size,
+            seed=self.seed,
+            mean=(0.1,),
+            std=(0.15,),
+        )

@@ -1,0 +1,335 @@
+"""Fine-tune the encoder to a new question from a handful of labels (§4).
+
+First the head alone learns on the frozen encoder's features (computed once,
+Adam 1e-3, early stopping); then, for strategy ``"staged"``, the encoder is
+unfrozen from the top block down (:func:`~morph_core.training.schedule.unfreeze_stages`)
+at a lower learning rate (paper: 1e-5), on augmented images, batch-norm
+statistics frozen, each stage stopped early. The epoch with the lowest
+validation loss is kept (``model.safetensors`` in the run folder), then scored
+once on the held-out test set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from sklearn.metrics import roc_auc_score
+
+from morph_core.data.manifest import load_manifest
+from morph_core.errors import MorphCoreError
+from morph_core.model.augment import augment
+from morph_core.model.encoder import build_encoder, preprocess_files
+from morph_core.model.heads import Classifier, Head, probabilities
+from morph_core.model.spec import EncoderSpec
+from morph_core.model.weights import resolve_encoder
+from morph_core.progress import ProgressFn
+from morph_core.training.config import FinetuneConfig, FinetuneStrategy
+from morph_core.training.labels import Labels, Split, balanced_split, labels_from_column
+from morph_core.training.loop import EpochFn, Phase, StopFn, Trainer
+from morph_core.training.schedule import (
+    freeze_batch_norm,
+    set_trainable,
+    stage_param_groups,
+    unfreeze_stages,
+)
+
+HEAD_EPOCH_SAMPLES = 256  # features are cached: cheap, and few labels need steps
+MIN_DELTA = 1e-4  # a validation loss must improve by this much to count
+
+
+@dataclass
+class FinetuneRun:
+    """A trained classifier with its history and test scores.
+
+    ``predict(catalog)`` gives each galaxy's class probabilities.
+    """
+
+    config: FinetuneConfig
+    spec: EncoderSpec
+    classes: tuple[str, ...]
+    model: Classifier
+    history: list[dict] = field(default_factory=list)
+    test: dict = field(default_factory=dict)
+    folder: Path | None = None
+
+    def predict(
+        self,
+        catalog: pd.DataFrame,
+        batch_size: int = 64,
+        progress: ProgressFn | None = None,
+    ) -> np.ndarray:
+        """Probabilities ``(n_galaxies, n_classes)`` for the catalogue's ``file``s."""
+        files = catalog["file"].astype(str).tolist()
+        out = np.zeros((len(files), len(self.classes)), np.float32)
+        self.model.eval()
+        for start in range(0, len(files), 512):
+            images = preprocess_files(files[start : start + 512], self.spec).float()
+            with torch.inference_mode():
+                for i in range(0, len(images), batch_size):
+                    logits = self.model(images[i : i + batch_size])
+                    out[start + i : start + i + len(logits)] = probabilities(logits)
+            if progress:
+                progress(min(start + 512, len(files)), len(files))
+        return out
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """Probabilities from the encoder's pooled features (head only): the fast
+        path when the encoder was not changed."""
+        self.model.eval()
+        with torch.inference_mode():
+            logits = self.model.head(
+                torch.as_tensor(np.array(features, dtype=np.float32))
+            )
+        return probabilities(logits).numpy()
+
+    @property
+    def encoder_changed(self) -> bool:
+        return any(r["stage"] != "head" for r in self.history if r.get("best"))
+
+    def save(self, folder: Path) -> None:
+        """``model.safetensors`` (encoder + head) and ``run.json``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, folder / "model.safetensors")
+        record = {
+            "config": asdict(self.config),
+            "spec": vars(self.spec),
+            "classes": list(self.classes),
+            "history": self.history,
+            "test": self.test,
+        }
+        (folder / "run.json").write_text(json.dumps(record, indent=1, default=list))
+        self.folder = folder
+
+    @classmethod
+    def load(cls, folder: Path) -> FinetuneRun:
+        """A saved run, its weights read with safetensors (never a pickle)."""
+        try:
+            record = json.loads((folder / "run.json").read_text())
+            state = load_file(folder / "model.safetensors")
+        except (OSError, ValueError) as e:
+            raise MorphCoreError(f"run {folder.name} has no finished model: {e}") from e
+        config = FinetuneConfig(**record["config"])
+        spec = EncoderSpec.from_record(record["spec"])
+        classes = tuple(record["classes"])
+        model = _classifier(spec.random_init(spec.seed), len(classes), config)
+        model.load_state_dict(state)
+        return cls(
+            config,
+            spec,
+            classes,
+            model.eval(),
+            record["history"],
+            record["test"],
+            folder,
+        )
+
+
+def _classifier(
+    spec: EncoderSpec, n_classes: int, config: FinetuneConfig
+) -> Classifier:
+    encoder = build_encoder(spec)
+    torch.manual_seed(config.seed)
+    head = Head(int(encoder.num_features), n_classes, config.hidden, config.dropout)
+    return Classifier(encoder, head)
+
+
+def finetune(
+    catalog: pd.DataFrame,
+    label_column: str,
+    n_labels: int = 20,
+    init: str | EncoderSpec = "pretrained",
+    strategy: FinetuneStrategy = "staged",
+    threshold: float | None = None,
+    seed: int = 0,
+    folder: Path | None = None,
+    progress: ProgressFn | None = None,
+    **options,
+) -> FinetuneRun:
+    """Fine-tune on ``n_labels`` labels per class of ``label_column``.
+
+    Parameters
+    ----------
+    catalog : DataFrame
+        With ``file`` (image paths) and the label column.
+    init : str or EncoderSpec
+        A choice for :func:`~morph_core.model.weights.resolve_encoder`
+        (``"pretrained"``: the manifest's default weights here, as no dataset
+        is named; ``"random"``; a manifest weights name or a weights path), or
+        a spec, e.g. a prepared dataset's ``encoder_spec()``.
+    threshold : float, optional
+        For a numeric column: label 1 where value >= threshold.
+    options
+        Other :class:`~morph_core.training.config.FinetuneConfig` fields.
+
+    Example (see the README): ``run = finetune(catalog, "ring", n_labels=10)``,
+    then ``run.test["auc"]`` and ``run.predict(catalog)[:, 1]``.
+    """
+    labels = labels_from_column(catalog, label_column, threshold)
+    config = FinetuneConfig(
+        n_per_class=n_labels, strategy=strategy, seed=seed, **options
+    )
+    split = balanced_split(labels, n_labels, seed)
+    spec = (
+        init
+        if isinstance(init, EncoderSpec)
+        else resolve_encoder(init, load_manifest())
+    )
+    return train_run(catalog, labels, split, spec, config, folder, progress)
+
+
+def train_run(
+    catalog: pd.DataFrame,
+    labels: Labels,
+    split: Split,
+    spec: EncoderSpec,
+    config: FinetuneConfig,
+    folder: Path | None = None,
+    progress: ProgressFn | None = None,
+    on_epoch: EpochFn | None = None,
+    should_stop: StopFn | None = None,
+) -> FinetuneRun:
+    """Train, keep the best epoch, score it on the test set; saved to ``folder``."""
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = _classifier(spec, len(labels.classes), config)
+    files = catalog["file"].astype(str).to_numpy()
+    rows = np.concatenate([split.train, split.val, split.test])
+    images = dict(zip(rows, preprocess_files(list(files[rows]), spec), strict=True))
+    x = {p: torch.stack([images[r] for r in getattr(split, p)]).float() for p in _PARTS}
+    y = {p: torch.as_tensor(labels.values[getattr(split, p)]) for p in _PARTS}
+    n_classes = len(labels.classes)
+
+    model.encoder.eval()
+    with torch.no_grad():  # not inference_mode: the head saves its input for backward
+        feats = {part: _embed(model.encoder, images) for part, images in x.items()}
+    phases = [_head_phase(model, feats, y, n_classes, config, generator)]
+    if config.strategy == "staged":
+        set_trainable(list(model.encoder.parameters()), False)
+        stages = unfreeze_stages(model.encoder)[: config.stages]
+        phases += [
+            _stage_phase(model, stages[: k + 1], x, y, n_classes, config, generator)
+            for k in range(len(stages))
+        ]
+    trainer = Trainer(model, _loss, MIN_DELTA, on_epoch, progress, should_stop)
+    run = FinetuneRun(config, spec, labels.classes, model, folder=folder)
+    run.history = trainer.fit(phases)
+    model.eval()
+    run.test = {
+        k: round(v, 4)
+        for k, v in classifier_metrics(model, x["test"], y["test"], n_classes).items()
+    } | {f"n_{part}": int(len(getattr(split, part))) for part in _PARTS}
+    if folder is not None:
+        run.save(folder)
+    return run
+
+
+_PARTS = ("train", "val", "test")
+
+
+def _head_phase(model, feats, y, n_classes, config, generator) -> Phase:
+    """The head alone on the frozen encoder's cached features."""
+    n = len(feats["train"])
+    repeats = max(1, math.ceil(HEAD_EPOCH_SAMPLES / n))
+
+    def batches():
+        # rows repeated up to HEAD_EPOCH_SAMPLES: a handful of labels still gets
+        # several optimiser steps an epoch
+        order = torch.cat(
+            [torch.randperm(n, generator=generator) for _ in range(repeats)]
+        )
+        for i in range(0, len(order), config.batch_size):
+            idx = order[i : i + config.batch_size]
+            yield feats["train"][idx], y["train"][idx]
+
+    return Phase(
+        name="head",
+        module=model.head,
+        batches=batches,
+        batches_per_epoch=math.ceil(n * repeats / config.batch_size),
+        validate=lambda: classifier_metrics(
+            model.head, feats["val"], y["val"], n_classes
+        ),
+        optimiser=torch.optim.Adam(model.head.parameters(), lr=config.head_lr),
+        epochs=config.head_epochs,
+        patience=config.head_patience,
+    )
+
+
+def _stage_phase(model, stages, x, y, n_classes, config, generator) -> Phase:
+    """The head and the unfrozen stages on augmented images, batch norm frozen."""
+    groups = stage_param_groups(
+        list(model.head.parameters()), stages, config.finetune_lr, config.lr_decay
+    )
+    n = len(x["train"])
+
+    def batches():
+        order = torch.randperm(n, generator=generator)
+        for i in range(0, n, config.batch_size):
+            idx = order[i : i + config.batch_size]
+            yield augment(x["train"][idx], generator), y["train"][idx]
+
+    def train_mode() -> None:
+        model.train()
+        freeze_batch_norm(model)
+
+    return Phase(
+        name=stages[-1][0],
+        module=model,
+        batches=batches,
+        batches_per_epoch=math.ceil(n / config.batch_size),
+        validate=lambda: classifier_metrics(model, x["val"], y["val"], n_classes),
+        optimiser=torch.optim.Adam(groups, lr=config.finetune_lr),
+        epochs=config.stage_epochs,
+        patience=config.stage_patience,
+        start=lambda: set_trainable(stages[-1][1], True),
+        train_mode=train_mode,
+    )
+
+
+def _embed(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([encoder(images[i : i + 128]) for i in range(0, len(images), 128)])
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if logits.shape[1] == 1:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], y.float())
+    return F.cross_entropy(logits, y.long())
+
+
+def classifier_metrics(
+    model: torch.nn.Module, inputs: torch.Tensor, y: torch.Tensor, n_classes: int
+) -> dict:
+    """Loss, accuracy and ROC AUC (one-vs-rest for classes; NaN if one class).
+
+    ``model`` is the classifier on images, or its head on cached features."""
+    model.eval()
+    with torch.inference_mode():
+        logits = torch.cat(
+            [model(inputs[i : i + 128]) for i in range(0, len(inputs), 128)]
+        )
+    p = probabilities(logits).numpy()
+    truth = y.numpy()
+    try:
+        auc = (
+            roc_auc_score(truth, p[:, 1])
+            if n_classes == 2
+            else roc_auc_score(
+                truth, p, multi_class="ovr", labels=list(range(n_classes))
+            )
+        )
+    except ValueError:
+        auc = float("nan")
+    return {
+        "loss": float(_loss(logits, y)),
+        "accuracy": float((p.argmax(1) == truth).mean()),
+        "auc": float(auc),
+    }

@@ -1,0 +1,70 @@
+import numpy as np
+import pandas as pd
+
+from morph_core.app.figures import curves_figure, interest_map, map_figure, sweep_figure
+from morph_core.tools.explorer import colour_columns
+from tests.unit.test_explorer import _catalog
+
+
+def test_points_carry_their_row_whatever_the_colouring():
+    catalog = _catalog()
+    xy = np.random.default_rng(1).normal(size=(50, 2))
+    for colour in colour_columns(catalog):
+        fig = map_figure(catalog, xy, colour, hover=["smooth_fraction"])
+        rows = np.concatenate([t.customdata[:, 0].astype(int) for t in fig.data])
+        assert sorted(rows) == list(range(50))
+        for trace in fig.data:
+            r = trace.customdata[:, 0].astype(int)
+            np.testing.assert_array_equal(trace.x, xy[r, 0])
+            assert (trace.customdata[:, 1] == catalog["galaxy_id"].to_numpy()[r]).all()
+    assert len(map_figure(catalog, xy, "morphology").data) == 2
+
+
+def test_large_maps_are_sampled():
+    catalog = _catalog(500)
+    xy = np.zeros((500, 2))
+    fig = map_figure(catalog, xy, max_points=100)
+    assert len(fig.data[0].x) == 100
+
+
+def test_interest_map_colours_each_galaxy_by_its_own_interest():
+    catalog = _catalog(5)
+    ranking = pd.DataFrame(
+        {"galaxy_id": ["G4", "G0", "G1", "G2", "G3"], "interest": [500, 4, 3, 2, 1]}
+    )
+    fig = interest_map(catalog, ranking, np.zeros((5, 2)))
+    assert fig.data[0].marker.color.tolist() == [4, 3, 2, 1, 500]
+
+
+def test_curves_mark_where_each_stage_starts():
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4],
+            "stage": ["head", "head", "top", "top"],
+            "train_loss": [0.9, 0.7, 0.6, 0.5],
+            "val_loss": [0.8, 0.6, 0.55, 0.5],
+            "val_auc": [0.6, 0.7, 0.75, 0.8],
+        }
+    )
+    fig = curves_figure({"run a": history, "run b": history.iloc[:0]})
+    markers = [t for t in fig.data if t.mode == "markers+text"]
+    assert len(markers) == 1 and list(markers[0].text) == ["head", "top"]
+    assert list(markers[0].x) == [1, 3]
+
+
+def test_sweep_figure_has_a_line_per_init_with_the_spread():
+    summary = pd.DataFrame(
+        {
+            "init": ["pretrained", "pretrained", "random"],
+            "n_per_class": [20, 10, 10],
+            "test_auc_mean": [0.9, 0.8, 0.6],
+            "test_auc_std": [0.01, 0.02, None],
+            "test_accuracy_mean": [0.85, 0.75, 0.55],
+            "test_accuracy_std": [0.01, 0.03, 0.05],
+        }
+    )
+    fig = sweep_figure(summary)
+    auc = [t for t in fig.data if t.xaxis == "x"]
+    assert [t.name for t in auc] == ["pretrained", "random"]
+    assert list(auc[0].x) == [10, 20] and list(auc[0].y) == [0.8, 0.9]
+    assert list(auc[1].error_y.array) == [0]  # a single run has no spread

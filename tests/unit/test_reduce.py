@@ -1,0 +1,58 @@
+import numpy as np
+from sklearn.decomposition import PCA
+
+from morph_core.pipeline.reduce import PCAModel, fit_pca
+from morph_core.pipeline.umap import fit_umap
+
+
+def _data(n=300, d=64, seed=0):
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n, 5)) * np.array([10, 6, 4, 2, 1])
+    return (latent @ rng.normal(size=(5, d)) + 0.1 * rng.normal(size=(n, d))).astype(
+        np.float32
+    )
+
+
+def test_pca_matches_exact_pca_and_nests():
+    x = _data()
+    model = fit_pca(x, n_components=8, batch_size=100)
+    exact = PCA(n_components=8).fit(x)
+    assert model.variance_explained(5) > 0.99
+    np.testing.assert_allclose(
+        model.explained_variance_ratio[:5],
+        exact.explained_variance_ratio_[:5],
+        rtol=0.02,
+    )
+    projected = model.transform(x)
+    assert projected.shape == (300, 8) and projected.dtype == np.float32
+    same_sign = np.sign((projected[:, :3] * exact.transform(x)[:, :3]).sum(0))
+    np.testing.assert_allclose(
+        projected[:, :3] * same_sign, exact.transform(x)[:, :3], atol=0.05 * x.std()
+    )
+    ratios = [model.variance_explained(k) for k in (1, 3, 8)]
+    assert ratios == sorted(ratios)
+
+
+def test_pca_round_trips_through_arrays_and_caps_components():
+    x = _data(n=20, d=64)
+    model = fit_pca(x, n_components=40)
+    assert model.n_components == 20
+    again = PCAModel.from_arrays(model.to_arrays())
+    np.testing.assert_array_equal(again.transform(x), model.transform(x))
+
+
+def test_pca_batches_with_a_short_tail():
+    x = _data(n=250, d=16)
+    progress = []
+    model = fit_pca(x, 10, batch_size=120, progress=lambda d, n: progress.append(d))
+    assert progress[-1] == 250 and model.n_components == 10
+
+
+def test_umap_is_two_dimensional_and_separates_clusters():
+    rng = np.random.default_rng(1)
+    x = np.vstack([rng.normal(0, 1, (60, 15)), rng.normal(12, 1, (60, 15))])
+    embedding = fit_umap(x.astype(np.float32), n_neighbors=10)
+    assert embedding.shape == (120, 2) and np.isfinite(embedding).all()
+    a, b = embedding[:60].mean(0), embedding[60:].mean(0)
+    assert np.linalg.norm(a - b) > 3 * embedding[:60].std(0).max()
+    assert fit_umap(x[:3]).shape == (3, 2)
