@@ -1,11 +1,12 @@
 # The two commands of the README:
 #   make run    build everything, prepare the demo sky, open the dashboard
 #   make test   lint and the whole test suite (what .ci/run calls)
+# While editing, `make test-fast` skips the slow tests (worker processes, browsers).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test prepare install install-dev screenshots
+.PHONY: run test test-fast prepare install install-dev screenshots
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,10 @@ test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+test-fast: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow and not network"
 
 screenshots: prepare install-dev
 	$(BIN)/python docs/screenshots.py

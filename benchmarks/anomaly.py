@@ -32,15 +32,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from morph_core.datasets import encoder_spec  # noqa: E402
-from morph_core.prepare import prepare  # noqa: E402
-
 from benchmarks.report import record  # noqa: E402
 from morph_core.data.manifest import load_manifest  # noqa: E402
-from morph_core.store.workspace import open_workspace  # noqa: E402
-from morph_core.tools.anomaly.baseline import baseline_scores, isolation_order  # noqa: E402
-from morph_core.tools.anomaly.features import ellipse_features  # noqa: E402
-from morph_core.tools.anomaly.finder import isolation_scores, propose, standardise  # noqa: E402
+from morph_core.dataset import open_dataset  # noqa: E402
+from morph_core.model.weights import resolve_encoder  # noqa: E402
+from morph_core.pipeline.prepare import prepare  # noqa: E402
+from morph_core.tools.anomaly.baseline import (  # noqa: E402
+    baseline_scores,
+    isolation_order,
+    isolation_scores,
+)
+from morph_core.tools.anomaly.features import standardise  # noqa: E402
+from morph_core.tools.anomaly.finder import AnomalyFinder  # noqa: E402
 from morph_core.tools.anomaly.metrics import (  # noqa: E402
     average_precision,
     found_after,
@@ -48,7 +51,10 @@ from morph_core.tools.anomaly.metrics import (  # noqa: E402
     rank_weighted_score,
     ranking_scores,
 )
-from morph_core.tools.anomaly.simulated import rating_from_fraction, rating_from_label  # noqa: E402
+from morph_core.tools.anomaly.simulated import (  # noqa: E402
+    rating_from_fraction,
+    rating_from_label,
+)
 
 N_RATINGS = 200
 METHODS = (
@@ -60,14 +66,15 @@ METHODS = (
 )
 
 
-def _run(features, ratings_all, labels, strategy, seed) -> dict:
+def _run(features, ratings_all, labels, start, seed) -> dict:
     oddness = isolation_scores(features, seed)
+    finder = AnomalyFinder(start=start, random_state=seed)
     rated, given = np.array([], int), np.array([], int)
     while len(rated) < N_RATINGS:
-        step = propose(features, rated, given, strategy, oddness, random_state=seed)
+        step = finder.fit(features, rated, given).propose(features, oddness)
         rated = np.concatenate([rated, step.rows])
         given = np.concatenate([given, ratings_all[step.rows]])
-    final = propose(features, rated, given, strategy, oddness, random_state=seed)
+    final = finder.fit(features, rated, given).propose(features, oddness)
     return _score(labels, ranking_scores(final.mean, rated, given), rated)
 
 
@@ -102,13 +109,9 @@ def _summary(runs: list[dict]) -> dict:
 
 def _prepared(name: str, root: Path):
     manifest = load_manifest()
-    ws = open_workspace(name, root)
-    prepare(manifest.dataset(name), ws, encoder_spec(None, manifest))
-    return (
-        ws.catalog(),
-        standardise(np.array(ws.pca_features(40))),
-        np.array(ellipse_features(ws)),
-    )
+    ds = open_dataset(name, root)
+    prepare(manifest.dataset(name), ds, resolve_encoder(None, manifest))
+    return ds.catalog(), standardise(np.array(ds.pca_features(40))), ds.ellipse()
 
 
 def _timing() -> dict:
@@ -120,7 +123,7 @@ def _timing() -> dict:
         rated = rng.choice(n, 200, replace=False)
         given = rng.integers(0, 6, 200)
         start = time.perf_counter()
-        propose(features, rated, given, "isolation_forest", oddness)
+        AnomalyFinder().fit(features, rated, given).propose(features, oddness)
         out[str(n)] = round(time.perf_counter() - start, 2)
     return out
 

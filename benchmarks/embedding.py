@@ -24,15 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-from morph_core.datasets import encoder_spec  # noqa: E402
-from morph_core.prepare import prepare  # noqa: E402
 
 from benchmarks.report import record  # noqa: E402
 from morph_core import settings  # noqa: E402
 from morph_core.data.manifest import load_manifest  # noqa: E402
+from morph_core.dataset import open_dataset  # noqa: E402
 from morph_core.model.encoder import build_encoder, embed_files  # noqa: E402
 from morph_core.model.spec import EncoderSpec  # noqa: E402
-from morph_core.store.workspace import open_workspace  # noqa: E402
+from morph_core.model.weights import resolve_encoder  # noqa: E402
+from morph_core.pipeline.prepare import prepare  # noqa: E402
 
 BATCH = 32
 
@@ -66,10 +66,10 @@ def _end_to_end(model, spec: EncoderSpec, files: list[str], workers: int) -> flo
 def _prepare_timings() -> dict[str, float]:
     manifest = load_manifest()
     with tempfile.TemporaryDirectory() as tmp:
-        ws = open_workspace(manifest.default_dataset, Path(tmp))
+        ws = open_dataset(manifest.default_dataset, Path(tmp))
         entry, spec = (
             manifest.dataset(manifest.default_dataset),
-            encoder_spec(None, manifest),
+            resolve_encoder(None, manifest),
         )
         start = time.perf_counter()
         first = prepare(entry, ws, spec)

@@ -27,17 +27,19 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from morph_core.finetune.labels import (  # noqa: E402
+from benchmarks.report import HERE, record, save_png, synthetic_survey  # noqa: E402
+from morph_core.app.figures import sweep_figure  # noqa: E402
+from morph_core.data.manifest import load_manifest  # noqa: E402
+from morph_core.model.weights import resolve_encoder  # noqa: E402
+from morph_core.runs.sweep import summarise  # noqa: E402
+from morph_core.settings import shared_data_dir  # noqa: E402
+from morph_core.training.config import FinetuneConfig  # noqa: E402
+from morph_core.training.finetune import train_run  # noqa: E402
+from morph_core.training.labels import (  # noqa: E402
     LabelError,
     balanced_split,
     labels_from_column,
 )
-from morph_core.finetune.monitor import sweep_figure  # noqa: E402
-from morph_core.finetune.runs import summarise  # noqa: E402
-from morph_core.finetune.train import FineTuneConfig, resolve_init, train_run  # noqa: E402
-
-from benchmarks.report import HERE, record, save_png, synthetic_survey  # noqa: E402
-from morph_core.settings import shared_data_dir  # noqa: E402
 
 COUNTS = (4, 10, 20, 50, 100, 200)
 INITS = ("pretrained", "random")
@@ -45,7 +47,8 @@ INITS = ("pretrained", "random")
 
 def sweep(catalog: pd.DataFrame, column: str, repeats: int) -> pd.DataFrame:
     labels = labels_from_column(catalog, column)
-    specs = {init: resolve_init(init) for init in INITS}
+    manifest = load_manifest()
+    specs = {init: resolve_encoder(init, manifest) for init in INITS}
     rows = []
     for seed in range(repeats):
         for n in COUNTS:
@@ -54,7 +57,7 @@ def sweep(catalog: pd.DataFrame, column: str, repeats: int) -> pd.DataFrame:
             except LabelError:
                 continue
             for init in INITS:
-                config = FineTuneConfig(
+                config = FinetuneConfig(
                     n_per_class=n,
                     seed=seed,
                     stages=2,

@@ -34,12 +34,13 @@ from sklearn.preprocessing import StandardScaler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from morph_core.features import fit_pca  # noqa: E402
-from morph_core.pretrain import DEFAULT_WEIGHTS_FOLDER  # noqa: E402
 
 from benchmarks.report import record, synthetic_survey  # noqa: E402
+from morph_core.data.manifest import load_manifest  # noqa: E402
 from morph_core.model.encoder import build_encoder, preprocess_files  # noqa: E402
 from morph_core.model.spec import EncoderSpec  # noqa: E402
+from morph_core.model.weights import resolve_encoder  # noqa: E402
+from morph_core.pipeline.reduce import fit_pca  # noqa: E402
 from morph_core.settings import shared_data_dir  # noqa: E402
 from morph_core.tools.similarity import NeighbourIndex, tag_counts  # noqa: E402
 
@@ -52,19 +53,12 @@ TAGS = {  # tag -> the true feature it names
     "#lens": lambda c: c["lens"],
 }
 ENCODERS = ("pretrained", "random init", "raw pixels")
+WEIGHTS_NAME = "efficientnet_b0-synthetic"  # the project's pretrained encoder
 
 
 def encoders() -> dict[str, EncoderSpec | None]:
-    pretrained = EncoderSpec.from_folder(DEFAULT_WEIGHTS_FOLDER)
-    random_init = EncoderSpec(
-        architecture=pretrained.architecture,
-        channels=1,
-        image_size=pretrained.image_size,
-        crop_fraction=pretrained.crop_fraction,
-        mean=pretrained.mean,
-        std=pretrained.std,
-        seed=0,
-    )
+    pretrained = resolve_encoder(WEIGHTS_NAME, load_manifest())
+    random_init = pretrained.random_init(seed=0)
     return {"pretrained": pretrained, "random init": random_init, "raw pixels": None}
 
 
@@ -209,7 +203,7 @@ def main() -> None:
         "k": K,
         "synthetic": synthetic,
         "real": real_rows(specs),
-        "weights": str(DEFAULT_WEIGHTS_FOLDER.relative_to(ROOT)),
+        "weights": load_manifest().weight(WEIGHTS_NAME).folder,
     }
     results["minutes"] = (time.perf_counter() - start) / 60
     record("transfer", results, table(results))

@@ -49,7 +49,7 @@ def main() -> None:
 
             page.goto(f"{url}/anomaly_rater?rater=screenshot")
             expect(page.get_by_text("Rate these")).to_be_visible(timeout=60_000)
-            for key in ("rater_rate_0_5", "rater_rate_0_0", "rater_rate_0_4"):
+            for key in ("rater-rate_0_5", "rater-rate_0_0", "rater-rate_0_4"):
                 page.locator(f".st-key-{key} button").click()
                 page.wait_for_timeout(2500)
             page.screenshot(path=OUT / "anomaly_rater.png", full_page=True)

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from morph_core import settings
 from morph_core.errors import MorphCoreError
 
 
@@ -151,18 +150,3 @@ def _sidecar(relative: str) -> str:
 def _normalised(record: dict[str, Any]) -> dict[str, Any]:
     """The record as it reads back from JSON (tuples become lists, paths text)."""
     return json.loads(json.dumps(record, default=str))
-
-
-def open_workspace(dataset: str, root: Path | None = None) -> Workspace:
-    """The workspace of ``dataset`` under ``root`` (default: settings)."""
-    if not dataset or "/" in dataset or dataset.startswith("."):
-        raise MorphCoreError(f"invalid dataset name {dataset!r}")
-    return Workspace((root or settings.workspace_root()) / dataset)
-
-
-def list_workspaces(root: Path | None = None) -> list[str]:
-    """Names of datasets with a workspace folder (prepared or not)."""
-    root = root or settings.workspace_root()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "source.json").exists())

@@ -1,6 +1,8 @@
 import re
 import time
 
+import pytest
+
 from morph_core.dataset import open_dataset
 from morph_core.runs import queue
 from tests.app.pages import open_page
@@ -19,6 +21,7 @@ def _wait_finished(root, timeout=120):
     raise AssertionError("runs did not finish")
 
 
+@pytest.mark.slow
 def test_start_a_run_watch_it_finish_apply_and_delete(prepared_env):
     at = open_page(
         "finetune_monitor", finetune__column=COLUMN, finetune__strategy="head"

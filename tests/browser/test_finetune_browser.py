@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect.set_options(timeout=60_000)
 RUN_TIMEOUT = 300_000  # a staged run on two busy cores; set per call (the
 # module-level expect options are shared with the other browser tests)

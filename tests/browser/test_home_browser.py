@@ -3,7 +3,7 @@ from playwright.sync_api import expect
 
 expect.set_options(timeout=60_000)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_home_shows_the_sky_and_shuffles(server, page):

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.browser.harness import lasso
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect.set_options(timeout=60_000)
 
 

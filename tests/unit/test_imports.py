@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import morph_core
 from morph_core.settings import PROJECT_ROOT
 
@@ -87,11 +89,13 @@ def test_only_app_imports_streamlit_and_only_model_and_training_torch():
     assert not streamlit and not torch
 
 
+@pytest.mark.slow
 def test_the_library_imports_without_streamlit():
     names = [m for m in _modules() if _room(m) != "app" and m != "morph_core.__main__"]
     assert "streamlit" not in _loaded("\n".join(f"import {n}" for n in names))
 
 
+@pytest.mark.slow
 def test_what_pages_import_loads_no_model_library():
     pages = [PROJECT_ROOT / "Home.py", *sorted((PROJECT_ROOT / "pages").glob("*.py"))]
     imported = sorted(

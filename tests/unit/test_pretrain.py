@@ -41,6 +41,7 @@ def test_augment_keeps_shape_and_changes_pixels(channels):
     assert torch.equal(out, again)  # every draw comes from the generator
 
 
+@pytest.mark.slow
 def test_tiny_pretraining_reduces_loss_and_saves_loadable_weights(tmp_path):
     config = PretrainConfig(
         n_galaxies=64,

@@ -54,6 +54,7 @@ def _wait_epochs(ds, run_id, n=1, timeout=120):
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_queue_run_finish_apply_and_delete(ds):
     first = queue.submit(ds, SOURCE, QUICK)
     second = queue.submit(ds, SOURCE, QUICK, init="random")
@@ -72,6 +73,7 @@ def test_queue_run_finish_apply_and_delete(ds):
     assert first not in set(queue.list_runs(ds)["run_id"])
 
 
+@pytest.mark.slow
 def test_a_colour_dataset_trains_with_its_own_encoder_and_applies(
     prepared_env, tmp_path
 ):
@@ -93,6 +95,7 @@ def test_a_colour_dataset_trains_with_its_own_encoder_and_applies(
     assert values.notna().all() and np.isfinite(values).all()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_failed_not_hung(ds):
     run_id = queue.submit(ds, SOURCE, ENDLESS)
     _wait_epochs(ds, run_id)
@@ -102,6 +105,7 @@ def test_a_killed_worker_is_failed_not_hung(ds):
     assert "died" in state["error"]
 
 
+@pytest.mark.slow
 def test_stop_and_a_folder_deleted_mid_run(ds):
     stopped = queue.submit(ds, SOURCE, ENDLESS)
     _wait_epochs(ds, stopped)
