@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,16 +30,11 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
 from morph_core.store.ratings import RatingStore
-from morph_core.tools.anomaly.baseline import isolation_scores
-from morph_core.tools.anomaly.features import anomaly_features
-from morph_core.tools.anomaly.session import (
-    RaterModel,
-    current_batch,
-    fit_rater,
-    with_skipped,
-)
 from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
+
+if TYPE_CHECKING:  # the rater's modules load scikit-learn: only on its page
+    from morph_core.tools.anomaly.session import RaterModel
 
 
 def _root() -> str:
@@ -162,6 +158,9 @@ def _rating_store(root: str, name: str, version: str) -> RatingStore:
 
 @st.cache_resource(max_entries=4, show_spinner="Scoring how unusual each galaxy is…")
 def _anomaly_features(root: str, name: str, version: str, feature_set: str):
+    from morph_core.tools.anomaly.baseline import isolation_scores
+    from morph_core.tools.anomaly.features import anomaly_features
+
     ds = open_dataset(name, Path(root))
     try:
         ellipse = ds.ellipse() if feature_set != "cnn" else None
@@ -191,6 +190,8 @@ def rater(
 ) -> RaterState:
     """A rater's batch (kept until used up) and model (refitted only when their
     ratings change)."""
+    from morph_core.tools.anomaly.session import current_batch
+
     root, ds = _root(), dataset(name)
     version = ds.version()
     store = rating_store(name)
@@ -215,6 +216,8 @@ def _rater_model(
     feature_set: str,
     ratings_version: int,
 ) -> RaterModel:
+    from morph_core.tools.anomaly.session import fit_rater
+
     features, oddness = _anomaly_features(root, name, version, feature_set)
     return fit_rater(
         _rating_store(root, name, version).ratings(rater_name),
@@ -227,5 +230,7 @@ def _rater_model(
 
 def skip_galaxy(name: str, rater_name: str, galaxy_id: str) -> None:
     """Leave a galaxy of the rater's batch unrated."""
+    from morph_core.tools.anomaly.session import with_skipped
+
     ds = dataset(name)
     ds.save_rater_batch(rater_name, with_skipped(ds.rater_batch(rater_name), galaxy_id))

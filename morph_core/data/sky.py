@@ -1,12 +1,13 @@
-"""Sky positions and IAU-style names (``JHHMMSS.ss+DDMMSS.s``)."""
+"""Sky positions and IAU-style names (``JHHMMSS.ss+DDMMSS.s``).
+
+astropy is imported by the functions that need it, so a page that only shows
+galaxies (and their links) never loads it."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
-from astropy import units as u
-from astropy.coordinates import Angle, SkyCoord
 
 _IAU = re.compile(
     r"^J(\d{2})(\d{2})(\d{2}(?:\.\d+)?)([+-])(\d{2})(\d{2})(\d{2}(?:\.\d+)?)$"
@@ -15,6 +16,9 @@ _IAU = re.compile(
 
 def iau_names(ra: np.ndarray, dec: np.ndarray) -> list[str]:
     """IAU-style names for positions in degrees, e.g. ``J000411.19+020924.0``."""
+    from astropy import units as u
+    from astropy.coordinates import Angle
+
     ra_s = Angle(np.asarray(ra) * u.deg).to_string(
         unit=u.hour, sep="", precision=2, pad=True
     )
@@ -67,6 +71,9 @@ def parse_position(text: str) -> tuple[float, float]:
             f"{text!r}: give RA and Dec, e.g. '150.1 2.2' (degrees), "
             "'10:00:24 +02:12:00' or 'J100024.00+021200.0'"
         )
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     sexagesimal = any(c in text for c in ":hms")
     try:
         coord = SkyCoord(
@@ -81,6 +88,9 @@ def nearest(
     ra: np.ndarray, dec: np.ndarray, target_ra: float, target_dec: float
 ) -> tuple[int, float]:
     """Row of the position nearest to the target and its separation in arcsec."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     catalog = SkyCoord(ra * u.deg, dec * u.deg)
     target = SkyCoord(target_ra * u.deg, target_dec * u.deg)
     separation = target.separation(catalog).arcsec
@@ -92,6 +102,9 @@ def separation_arcsec(
     ra: np.ndarray, dec: np.ndarray, target_ra: float, target_dec: float
 ) -> np.ndarray:
     """Angular distance of each position from the target, arcsec (NaN if unknown)."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     target = SkyCoord(target_ra * u.deg, target_dec * u.deg)
     return target.separation(
         SkyCoord(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg)
@@ -124,6 +137,7 @@ def resolve_name(name: str) -> tuple[float, float]:
     ValueError
         Unknown name, or offline: the message says to type coordinates.
     """
+    from astropy.coordinates import SkyCoord
     from astropy.coordinates.name_resolve import NameResolveError
 
     try:

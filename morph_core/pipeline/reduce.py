@@ -1,8 +1,10 @@
 """The reduce stage: PCA of the CNN features.
 
-PCA is fitted once with scikit-learn's IncrementalPCA (memory-mapped input in
-batches) and stored as plain arrays, never pickled; PCA-10, PCA-15 and PCA-40 are
-the leading columns of one 40-component projection (Walmsley+22 §2.3-3.2).
+An exact PCA, fitted once from the features' covariance accumulated over batches
+(memory-mapped input, float64 sums: matrix products, then one eigendecomposition
+of the ``n_features`` x ``n_features`` covariance), stored as plain arrays, never
+pickled. PCA-10, PCA-15 and PCA-40 are the leading columns of one 40-component
+projection (Walmsley+22 §2.3-3.2).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import IncrementalPCA
 
 from morph_core.dataset import PreparedDataset
 from morph_core.pipeline.stage import Stage
@@ -19,6 +20,7 @@ from morph_core.progress import ProgressFn
 PCA_SIMILARITY = 10  # Walmsley+22 §2.4
 PCA_UMAP = 15  # §2.3
 PCA_ANOMALY = 40  # §3.2
+PCA_METHOD = "covariance"  # in the input record: a new method refits old workspaces
 
 
 @dataclass(frozen=True)
@@ -67,29 +69,43 @@ class PCAModel:
 def fit_pca(
     features: np.ndarray,
     n_components: int = PCA_ANOMALY,
-    batch_size: int = 2048,
+    batch_size: int = 8192,
     progress: ProgressFn | None = None,
 ) -> PCAModel:
-    """Fit IncrementalPCA in batches (works on a memory-mapped array).
+    """Exact PCA of ``(n, d)`` features, read ``batch_size`` rows at a time.
 
-    ``n_components`` is capped at the number of galaxies and of features.
+    Two passes (the mean, then the centred covariance in float64) and the
+    eigenvectors of the ``d x d`` covariance: the same components as
+    scikit-learn's full-SVD PCA, signed as its ``svd_flip`` does (each
+    component's largest loading positive). ``n_components`` is capped at the
+    number of galaxies and of features. ``progress(done, total)`` counts rows
+    read over both passes.
     """
     n, d = features.shape
     k = min(n_components, n, d)
-    batch = max(batch_size, k)
-    starts = list(range(0, n, batch))
-    if len(starts) > 1 and n - starts[-1] < k:  # IncrementalPCA needs >= k rows a batch
-        starts.pop()
-    pca = IncrementalPCA(n_components=k)
-    for i, start in enumerate(starts):
-        stop = starts[i + 1] if i + 1 < len(starts) else n
-        pca.partial_fit(np.asarray(features[start:stop], dtype=np.float64))
+    starts = range(0, n, batch_size)
+    mean = np.zeros(d)
+    for start in starts:
+        mean += np.asarray(features[start : start + batch_size], np.float64).sum(0)
         if progress:
-            progress(stop, n)
+            progress(min(start + batch_size, n), 2 * n)
+    mean /= n
+    scatter = np.zeros((d, d))
+    for start in starts:
+        block = np.asarray(features[start : start + batch_size], np.float64) - mean
+        scatter += block.T @ block
+        if progress:
+            progress(n + min(start + batch_size, n), 2 * n)
+    variance, vectors = np.linalg.eigh(scatter / max(n - 1, 1))
+    top = np.argsort(variance)[::-1][:k]
+    components = vectors[:, top].T
+    largest = components[np.arange(k), np.abs(components).argmax(1)]
+    components *= np.where(largest < 0, -1.0, 1.0)[:, None]
+    total = max(float(np.clip(variance, 0, None).sum()), 1e-300)
     return PCAModel(
-        components=pca.components_.astype(np.float32),
-        mean=pca.mean_.astype(np.float32),
-        explained_variance_ratio=pca.explained_variance_ratio_.astype(np.float64),
+        components=components.astype(np.float32),
+        mean=mean.astype(np.float32),
+        explained_variance_ratio=np.clip(variance[top], 0, None) / total,
     )
 
 
@@ -106,6 +122,7 @@ class ReduceStage(Stage[PCAModel]):
         return {
             "features": self.workspace.record(self.dataset.features_file(self.encoder)),
             "n_components": PCA_ANOMALY,
+            "method": PCA_METHOD,
         }
 
     def compute(self, progress: ProgressFn | None) -> PCAModel:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 import pandas as pd
 
@@ -36,6 +35,8 @@ class NeighbourIndex:
 
     def fit(self, features: np.ndarray) -> NeighbourIndex:
         """Index ``(n_galaxies, n_dims)`` features; returns ``self``."""
+        import faiss  # loaded by the pages that search, not by every page
+
         features = np.ascontiguousarray(features, dtype=np.float32)
         self.index_ = faiss.IndexFlat(features.shape[1], faiss.METRIC_L1)
         self.index_.add(features)

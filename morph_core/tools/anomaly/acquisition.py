@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr
 
 EI_XI = 0.5  # Walmsley+22 §3.2: exploration margin, in rating units
 BATCH_SIZE = 10  # §3.2: galaxies rated between refits
@@ -34,7 +34,8 @@ def expected_improvement(
     mean, std = np.asarray(mean, float), np.asarray(std, float)
     improvement = mean - best - xi
     z = np.divide(improvement, std, out=np.zeros_like(mean), where=std > 0)
-    ei = improvement * norm.cdf(z) + std * norm.pdf(z)
+    pdf = np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi)  # the normal density, as scipy's
+    ei = improvement * ndtr(z) + std * pdf
     return np.where(std > 0, np.maximum(ei, 0.0), 0.0)
 
 
