@@ -76,19 +76,9 @@ if error := st.session_state.pop("rater.error", None):
     st.error(error)
 catalog = cache.catalog(dataset).set_index("galaxy_id", drop=False)
 batch = state.batch
-focus = min(st.session_state.get("rater.focus", 0), max(len(batch) - 1, 0))
-st.session_state["rater.focus"] = focus
-
 st.subheader(f"Rate these {len(batch)} galaxies")
 st.caption(f"Why these: {state.model.proposal.reason}.")
-for first in range(0, len(batch), 5):  # rows of 5 cards, in batch order
-    for i, cell in zip(range(first, len(batch)), st.columns(5), strict=False):
-        with cell:
-            widgets.rating_card(
-                i, batch[i], catalog.loc[batch[i], "file"], i == focus, _rate
-            )
-
-
+widgets.rating_cards(batch, catalog["file"], _rate)
 widgets.rating_bar(
     batch,
     _rate,
@@ -112,7 +102,7 @@ with st.sidebar:
         kwargs={"rater.retrain": True},
     )
     confirm = st.checkbox(
-        "I want to start over (ratings archived)", key="rater.confirm"
+        "I want to start over (ratings are archived)", key="rater.confirm"
     )
     st.button(
         "Start over",
@@ -121,13 +111,11 @@ with st.sidebar:
         on_click=_act,
         args=(store.start_over, name, "page"),
     )
-    for what, table in (
-        ("ratings", state.model.ratings),
-        ("ranking", state.model.ranking),
-    ):
+    downloads = {"ratings": "Your ratings", "ranking": "Full ranking"}
+    for what, label in downloads.items():
         st.download_button(
-            f"Your {what} (CSV)",
-            table.to_csv(index=False),
+            f"{label} (CSV)",
+            getattr(state.model, what).to_csv(index=False),
             key=f"rater.{what}_csv",
             file_name=f"{dataset}_{name}_{what}.csv",
         )

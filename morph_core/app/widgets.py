@@ -61,7 +61,20 @@ def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def rating_card(
+def rating_cards(
+    batch: list[str], files: pd.Series, on_rate: Callable[[str, int], None]
+) -> None:
+    """The rater's batch as rows of 5 cards, in batch order, the highlighted one
+    (``rater.focus``) framed; ``files`` gives each galaxy id's image."""
+    focus = min(st.session_state.get("rater.focus", 0), max(len(batch) - 1, 0))
+    st.session_state["rater.focus"] = focus
+    for first in range(0, len(batch), 5):
+        for i, cell in zip(range(first, len(batch)), st.columns(5), strict=False):
+            with cell:
+                _rating_card(i, batch[i], files[batch[i]], i == focus, on_rate)
+
+
+def _rating_card(
     index: int, galaxy_id: str, file: str, focused: bool, on_rate: Callable
 ) -> None:
     """One galaxy of the rater's batch: its image, id and 0-5 buttons

@@ -51,9 +51,6 @@ class Stage(ABC, Generic[T]):
     def read(self) -> T:
         """The stored output."""
 
-    def is_fresh(self) -> bool:
-        return self.workspace.is_fresh(self.output, self.inputs())
-
     def record(self) -> dict[str, Any] | None:
         """The record the stored output was made from (``None`` if there is none)."""
         return self.workspace.record(self.output)

@@ -28,10 +28,6 @@ class RunFolder:
         self.path = Path(path)
 
     @property
-    def run_id(self) -> str:
-        return self.path.name
-
-    @property
     def log_file(self) -> Path:
         return self.path / "log.txt"
 

@@ -43,6 +43,7 @@ from morph_core.training.schedule import (
 
 HEAD_EPOCH_SAMPLES = 256  # features are cached: cheap, and few labels need steps
 MIN_DELTA = 1e-4  # a validation loss must improve by this much to count
+_PARTS = ("train", "val", "test")  # of the labelled galaxies (balanced_split)
 
 
 @dataclass
@@ -210,7 +211,7 @@ def train_run(
 
     model.encoder.eval()
     with torch.no_grad():  # not inference_mode: the head saves its input for backward
-        feats = {part: _embed(model.encoder, images) for part, images in x.items()}
+        feats = {part: _embed(model.encoder, pixels) for part, pixels in x.items()}
     phases = [_head_phase(model, feats, y, n_classes, config, generator)]
     if config.strategy == "staged":
         set_trainable(list(model.encoder.parameters()), False)
@@ -230,9 +231,6 @@ def train_run(
     if folder is not None:
         run.save(folder)
     return run
-
-
-_PARTS = ("train", "val", "test")
 
 
 def _head_phase(model, feats, y, n_classes, config, generator) -> Phase:

@@ -1,3 +1,7 @@
+import io
+
+import pandas as pd
+
 from morph_core.dataset import ELLIPSE, open_dataset
 from morph_core.store.ratings import RatingStore
 from tests.app.pages import open_page
@@ -18,7 +22,7 @@ def _count(at) -> str:
     return next(m.value for m in at.metric if m.label == "Your ratings")
 
 
-def test_first_batch_rate_and_it_is_saved(prepared_env):
+def test_first_batch_rate_and_it_is_saved(prepared_env, downloads):
     at = open_page("anomaly_rater", rater__name="ann")
     assert any("unusual galaxies" in c.value for c in at.caption)
     first = _batch(at)
@@ -28,6 +32,10 @@ def test_first_batch_rate_and_it_is_saved(prepared_env):
     assert _count(at) == "1"
     assert _store(prepared_env).ratings("ann")["galaxy_id"].tolist() == [first[0]]
     assert _batch(at) == first[1:]
+    ratings = pd.read_csv(io.BytesIO(downloads["synthetic_ann_ratings.csv"]))
+    assert ratings[["galaxy_id", "rating"]].values.tolist() == [[first[0], 5]]
+    ranking = pd.read_csv(io.BytesIO(downloads["synthetic_ann_ranking.csv"]))
+    assert len(ranking) == 48 and ranking["galaxy_id"].iloc[0] == first[0]
 
 
 def test_a_finished_batch_refits_and_a_reload_resumes(prepared_env):
