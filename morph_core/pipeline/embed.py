@@ -98,9 +98,12 @@ class EmbedStage(Stage[Embedded]):
             reason=[errors[i] for i in sorted(errors)]
         )
         check_not_empty(self.catalog.iloc[ok], failed)
-        features = np.stack(
-            [new[position[i]] if i in position else cached[self.hashes[i]] for i in ok]
-        ).astype(np.float32)
+        width = new.shape[1] if new.size else len(next(iter(cached.values())))
+        features = np.empty((len(ok), width), np.float32)
+        for row, i in enumerate(ok):
+            features[row] = (
+                new[position[i]] if i in position else cached[self.hashes[i]]
+            )
         embedded = pd.DataFrame(
             {
                 "galaxy_id": self.catalog["galaxy_id"].iloc[ok].astype(str).tolist(),
