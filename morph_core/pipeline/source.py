@@ -4,6 +4,8 @@ settings or the file; folders are read as they are."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from morph_core.data.catalog import empty_skipped
@@ -11,11 +13,12 @@ from morph_core.data.manifest import DatasetEntry
 from morph_core.data.sources import (
     GENERATED_SOURCES,
     folder_table,
-    generated_table,
     hdf5_file,
     survey_spec,
     with_labels,
 )
+from morph_core.data.sources.hdf5 import read_hdf5
+from morph_core.data.synthetic import make_survey
 from morph_core.dataset import GENERATED, PreparedDataset
 from morph_core.pipeline.stage import Stage
 from morph_core.progress import ProgressFn
@@ -24,24 +27,33 @@ SYNTHETIC_VERSION = 3  # bump when the renderer's pixels or columns change
 
 
 class SourceStage(Stage[pd.DataFrame]):
-    """Images and table of a generated source, in the dataset's image folder."""
+    """Images and table of a generated source, in the dataset's image folder:
+    a synthetic survey, or an HDF5 stack (``hdf5`` is its file, already fetched)."""
 
     output = GENERATED
 
-    def __init__(self, dataset: PreparedDataset, entry: DatasetEntry):
+    def __init__(
+        self, dataset: PreparedDataset, entry: DatasetEntry, hdf5: Path | None = None
+    ):
         super().__init__(dataset)
-        self.entry = entry
+        self.entry, self.hdf5 = entry, hdf5
 
     def inputs(self) -> dict:
-        if self.entry.source == "synthetic":
+        if self.hdf5 is None:
             spec = survey_spec(self.entry)
             return {"synthetic": vars(spec), "version": SYNTHETIC_VERSION}
-        path = hdf5_file(self.entry)
-        stat = path.stat()
-        return {"hdf5": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        stat = self.hdf5.stat()
+        return {
+            "hdf5": str(self.hdf5),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
 
     def compute(self, progress: ProgressFn | None) -> pd.DataFrame:
-        return generated_table(self.entry, self.dataset.image_folder(), progress)
+        folder = self.dataset.image_folder()
+        if self.hdf5 is None:
+            return make_survey(survey_spec(self.entry), folder, progress)
+        return read_hdf5(self.hdf5, folder, progress)
 
     def write(self, value: pd.DataFrame, record: dict) -> None:
         self.workspace.write_table(self.output, value, record)
@@ -53,10 +65,11 @@ class SourceStage(Stage[pd.DataFrame]):
 def generate(
     dataset: PreparedDataset, entry: DatasetEntry, progress: ProgressFn | None = None
 ) -> pd.DataFrame:
-    """The table of a generated source, rendered only when its settings changed."""
-    if entry.source == "hdf5" and entry.url:
-        hdf5_file(entry, progress)  # downloaded before its size is known
-    return SourceStage(dataset, entry).run(progress)
+    """The table of a generated source, rendered only when its settings changed.
+    An HDF5 file is fetched (and its checksum verified) once, before its size is
+    known."""
+    hdf5 = hdf5_file(entry, progress) if entry.source == "hdf5" else None
+    return SourceStage(dataset, entry, hdf5).run(progress)
 
 
 def read_source(

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from morph_core.data import download
 from morph_core.data.download import fetch
 from morph_core.data.manifest import DatasetEntry, load_manifest
 from morph_core.dataset import open_dataset
@@ -93,7 +94,7 @@ def test_offline_says_where_to_put_the_file(tmp_path):
         fetch("http://127.0.0.1:9/file.bin", target, timeout_s=2)
 
 
-def test_hdf5_dataset_downloads_then_prepares(env, tmp_path):
+def test_hdf5_dataset_downloads_then_prepares(env, tmp_path, monkeypatch):
     made = tmp_path / "made.h5"
     with h5py.File(made, "w") as h5:
         h5["images"] = np.random.default_rng(0).integers(
@@ -118,3 +119,11 @@ def test_hdf5_dataset_downloads_then_prepares(env, tmp_path):
     finally:
         server.close()
     assert summary.n_galaxies == 5 and (tmp_path / "dl.h5").read_bytes() == payload
+    hashed = []
+    monkeypatch.setattr(
+        download, "sha256_of", lambda p: hashed.append(p) or entry.sha256
+    )
+    again = prepare(
+        entry, open_dataset("remote", env), resolve_encoder(None, load_manifest())
+    )
+    assert again.n_embedded == 0 and len(hashed) == 1  # a 2.7 GB file: hashed once

@@ -23,9 +23,8 @@ from morph_core.data.images import content_hash
 from morph_core.data.manifest import DatasetEntry, resolve_path
 from morph_core.data.sky import parse_iau_name
 from morph_core.data.sources.fits import FITS_SUFFIXES, fits_to_image, is_fits
-from morph_core.data.sources.hdf5 import read_hdf5
 from morph_core.data.sources.labels import join_labels, read_table
-from morph_core.data.synthetic import SurveySpec, make_survey
+from morph_core.data.synthetic import SurveySpec
 from morph_core.errors import CatalogError, ImageError
 from morph_core.progress import ProgressFn
 
@@ -49,17 +48,6 @@ def hdf5_file(entry: DatasetEntry, progress: ProgressFn | None = None) -> Path:
     if not path.is_file():
         raise CatalogError(f"HDF5 file not found: {path}")
     return path
-
-
-def generated_table(
-    entry: DatasetEntry, image_dir: Path, progress: ProgressFn | None = None
-) -> pd.DataFrame:
-    """Render a synthetic survey, or convert an HDF5 stack, into ``image_dir``."""
-    if entry.source == "synthetic":
-        return make_survey(survey_spec(entry), image_dir, progress)
-    if entry.source == "hdf5":
-        return read_hdf5(hdf5_file(entry), image_dir, progress)
-    raise CatalogError(f"{entry.source} datasets are read, not generated")
 
 
 def folder_table(
