@@ -1,8 +1,11 @@
 """Entrypoint: dataset picker, what is loaded, and the way to each tool."""
 
+from pathlib import Path
+
 import streamlit as st
 
-from morph_core.app import actions, cache, routing, widgets
+from morph_core import access
+from morph_core.app import actions, cache, identity, routing, widgets
 from morph_core.dataset import folder_entry
 from morph_core.errors import MorphCoreError
 
@@ -36,7 +39,8 @@ def home() -> None:
     st.subheader("Tools")
     for page in TOOLS:
         st.page_link(page)
-    _own_images()
+    if access.policy().allows(identity.visitor(), "own_folder"):
+        _own_images()
 
 
 def _offer_prepare(dataset: str) -> None:
@@ -48,11 +52,15 @@ def _offer_prepare(dataset: str) -> None:
         "then fits PCA, UMAP and the anomaly baseline's ellipses. The demo sky "
         "(12,000 galaxies, rendered first) takes a few minutes on two cores."
     )
+    visitor = identity.visitor()
+    if not access.policy().allows(visitor, "prepare"):
+        st.info("An admin of this server prepares datasets; pick a prepared one.")
+        return
     if st.button("Prepare", key="home.prepare", type="primary"):
         try:
-            result = actions.run_prepare(entry)
+            result = actions.run_prepare(entry, visitor)
         except MorphCoreError as e:
-            st.error(f"Could not prepare {dataset}: {e}")
+            st.error(widgets.plain(f"Could not prepare {dataset}: {e}"))
             return
         st.success(
             f"Prepared {result.n_galaxies} galaxies ({len(result.skipped)} skipped)."
@@ -70,21 +78,31 @@ def _show_prepared(dataset: str, summary: dict) -> None:
     cols[3].metric("PCA-10 variance", f"{variance['10']:.0%}")
     colour = "greyscale" if spec["channels"] == 1 else "colour"
     weights = spec["weights"] or f"random init, seed {spec['seed']}"
+    operator = access.policy().allows(identity.visitor(), "see_all")
+    where = f" · workspace `{cache.dataset(dataset).path}`" if operator else ""
     st.caption(
         f"Encoder {spec['architecture']} ({colour}, {spec['image_size']} px, "
-        f"weights: {weights}) · PCA variance explained: 10 → {variance['10']:.1%}, "
-        f"15 → {variance['15']:.1%}, 40 → {variance['40']:.1%} · prepared "
-        f"{summary['created_at']} · workspace `{cache.dataset(dataset).path}`"
+        f"weights: {Path(weights).name if not operator else weights}) · PCA "
+        f"variance explained: 10 → {variance['10']:.1%}, 15 → {variance['15']:.1%}, "
+        f"40 → {variance['40']:.1%} · prepared {summary['created_at']}{where}"
     )
     if summary["n_skipped"]:
         with st.expander(f"{summary['n_skipped']} galaxies skipped, with the reason"):
-            st.dataframe(cache.dataset(dataset).skipped(), hide_index=True)
+            skipped = cache.dataset(dataset).skipped()
+            if not operator:  # no server paths for visitors of a public demo
+                skipped = skipped.assign(
+                    file=skipped["file"].map(lambda f: Path(str(f)).name),
+                    reason=skipped["reason"].map(access.without_paths),
+                )
+            st.dataframe(skipped, hide_index=True)
     catalog = cache.catalog(dataset)
     st.subheader("A random sample")
     if st.button("Shuffle", key="home.shuffle"):  # each shuffle a new, fixed seed
         st.session_state["home.seed"] = st.session_state.get("home.seed", 0) + 1
     seed = st.session_state.get("home.seed", 0)
-    widgets.gallery(catalog.sample(min(SAMPLE, len(catalog)), random_state=seed))
+    widgets.gallery(
+        catalog.sample(min(SAMPLE, len(catalog)), random_state=seed), dataset
+    )
 
 
 def _own_images() -> None:
@@ -112,12 +130,15 @@ def _own_images() -> None:
                 "Prepare my images", key="home.own_submit"
             )
         if submitted:
+            visitor = identity.visitor()
             try:
                 columns = {} if id_column == "galaxy_id" else {"galaxy_id": id_column}
-                entry = folder_entry(name.strip(), folder.strip(), csv.strip(), columns)
-                result = actions.run_prepare(entry)
+                entry = folder_entry(
+                    name.strip(), folder.strip(), csv.strip(), columns, visitor=visitor
+                )
+                result = actions.run_prepare(entry, visitor)
             except MorphCoreError as e:
-                st.error(f"Could not prepare your images: {e}")
+                st.error(widgets.plain(f"Could not prepare your images: {e}"))
                 return
             st.success(f"Prepared {result.n_galaxies} galaxies as {entry.name!r}.")
             st.session_state["home.switch_to"] = entry.name
@@ -141,6 +162,15 @@ def main() -> None:
         key="dataset",
         format_func=lambda n: n if cache.summary(n) else f"{n} (not prepared)",
     )
+    st.sidebar.text_input(
+        "Your name (shown beside your ratings and runs)",
+        key="visitor.name",
+        max_chars=40,
+        help="Your identity is the link in the address bar (its ?visitor= key): "
+        "bookmark it to come back to your ratings and runs. The name is only shown.",
+    )
+    identity.visitor()  # the key goes into the URL
+    identity.admin_sign_in()
     navigation = st.navigation(
         [st.Page(home, title="Home", icon=":material/home:", default=True), *TOOLS]
     )
@@ -148,7 +178,16 @@ def main() -> None:
     if goto:  # a page opened by a link before Home.py ran: go back to it
         page, query = goto
         st.switch_page(page, query_params=query)
-    navigation.run()
+    if not access.policy().public:
+        navigation.run()  # locally, errors show in full (client.showErrorDetails)
+        return
+    try:
+        navigation.run()
+    except Exception as error:  # noqa: BLE001 - strangers get an id, not a traceback
+        st.error(
+            "Something went wrong on the server. If it happens again, tell the "
+            f"host this error id: {identity.report(error)}."
+        )
 
 
 main()

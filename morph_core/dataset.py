@@ -15,7 +15,7 @@ carry a JSON sidecar with the input record they were made from)::
     catalog.parquet               the galaxies with features, in features order
     ellipse.npy                   ellipse-fit features (the anomaly baseline's)
     prepare.json                  last prepare: encoder, counts, seconds, version
-    ratings.sqlite, raters/       the anomaly rater's ratings and saved batches
+    ratings.sqlite                the anomaly rater's ratings and batches
     runs/<run_id>/                fine-tuning runs (morph_core.runs)
     predictions/<run_id>.parquet  a fine-tuned classifier's column
 
@@ -34,9 +34,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from morph_core import settings
-from morph_core.data.catalog import SKIPPED_COLUMNS, empty_skipped
-from morph_core.data.manifest import NAME_PATTERN, DatasetEntry, LabelsSpec, Manifest
+from morph_core import access, settings
+from morph_core.access import OPERATOR, Visitor
+from morph_core.data.catalog import SKIPPED_COLUMNS, empty_skipped, inside
+from morph_core.data.manifest import (
+    NAME_PATTERN,
+    DatasetEntry,
+    LabelsSpec,
+    Manifest,
+    load_manifest,
+)
 from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 from morph_core.store.ratings import RatingStore
@@ -51,7 +58,6 @@ CATALOG = "catalog.parquet"
 ELLIPSE = "ellipse.npy"
 PREPARED = "prepare.json"
 RATINGS = "ratings.sqlite"
-RATER_BATCHES = "raters"
 RUNS = "runs"
 PREDICTIONS = "predictions"
 UMAP_DEFAULT = (15, 0.1)  # n_neighbors, min_dist: umap-learn's defaults, Walmsley+22
@@ -139,9 +145,15 @@ class PreparedDataset:
             raise MorphCoreError(f"invalid run id {run_id!r}")
         return self.runs_folder() / run_id
 
-    def predictions_file(self, run_id: str) -> str:
+    def predictions_file(self, run_id: str, owner: str | None = None) -> str:
+        """A classifier's column: shared (``owner`` None: everyone sees it) or
+        one visitor's own (``predictions/<owner key>/``)."""
         self.run_folder(run_id)  # checks the id
-        return f"{PREDICTIONS}/{run_id}.parquet"
+        if owner is None:
+            return f"{PREDICTIONS}/{run_id}.parquet"
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", owner):
+            raise MorphCoreError("invalid visitor key")
+        return f"{PREDICTIONS}/{owner}/{run_id}.parquet"
 
     # -- what was prepared ----------------------------------------------------------
 
@@ -182,15 +194,17 @@ class PreparedDataset:
 
     def catalog(self) -> pd.DataFrame:
         """The galaxies that prepared, in features order, with the columns of
-        fine-tuned classifiers applied to them."""
+        the fine-tuned classifiers applied for everyone."""
         table = self.workspace.read_table(CATALOG)
-        for path in sorted(self.workspace.file(PREDICTIONS).glob("*.parquet")):
-            extra = pd.read_parquet(path)
-            extra = extra.drop(
-                columns=[c for c in extra if c in table and c != "galaxy_id"]
-            )
-            table = table.merge(extra, on="galaxy_id", how="left")
-        return table
+        return with_columns(table, self.workspace.file(PREDICTIONS).glob("*.parquet"))
+
+    def own_columns(self, owner: str, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` (the catalogue) with the columns of one visitor's own
+        applied classifiers added."""
+        folder = self.workspace.file(PREDICTIONS) / owner
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", owner) or not folder.is_dir():
+            return table
+        return with_columns(table, folder.glob("*.parquet"))
 
     def skipped(self, encoder: str | None = None) -> pd.DataFrame:
         """Galaxies left out by the last prepare (with ``encoder``), and why."""
@@ -238,25 +252,48 @@ class PreparedDataset:
         """The dataset's rating log; ``known_ids`` limits what may be rated."""
         return RatingStore(self.workspace.file(RATINGS), known_ids=known_ids)
 
-    def rater_batch(self, rater: str) -> dict[str, Any]:
-        """A rater's saved batch record (empty when none was saved)."""
-        return self.workspace.read_json(_batch_file(rater)) or {}
-
-    def save_rater_batch(self, rater: str, record: dict[str, Any]) -> None:
-        self.workspace.write_json(_batch_file(rater), record)
-
-    def write_predictions(self, run_id: str, table: pd.DataFrame) -> None:
-        """A classifier's column (``galaxy_id`` + one), joined to the catalogue."""
-        self.workspace.write_table(self.predictions_file(run_id), table)
+    def write_predictions(
+        self, run_id: str, table: pd.DataFrame, owner: str | None = None
+    ) -> None:
+        """A classifier's column (``galaxy_id`` + one), joined to the catalogue
+        of everyone (``owner`` None) or of one visitor."""
+        self.workspace.write_table(self.predictions_file(run_id, owner), table)
 
     def delete_run(self, run_id: str) -> None:
         """Remove a run's folder and its predictions."""
         shutil.rmtree(self.run_folder(run_id), ignore_errors=True)
-        self.workspace.file(self.predictions_file(run_id)).unlink(missing_ok=True)
+        folder = self.workspace.file(PREDICTIONS)
+        for path in [folder / f"{run_id}.parquet", *folder.glob(f"*/{run_id}.parquet")]:
+            path.unlink(missing_ok=True)
 
 
-def _batch_file(rater: str) -> str:
-    return f"{RATER_BATCHES}/{hashlib.sha1(rater.encode()).hexdigest()[:16]}.json"
+def with_columns(table: pd.DataFrame, files: Iterable[Path]) -> pd.DataFrame:
+    """``table`` left-joined on ``galaxy_id`` to each prediction file's column."""
+    for path in sorted(files):
+        extra = pd.read_parquet(path)
+        clash = [c for c in extra if c in table and c != "galaxy_id"]
+        extra = extra.drop(columns=clash)
+        table = table.merge(extra, on="galaxy_id", how="left")
+    return table
+
+
+def check_name_free(entry: DatasetEntry, root: Path) -> None:
+    """Refuse to prepare ``entry`` into a dataset prepared from another source
+    (re-preparing the same source is fine).
+
+    Raises
+    ------
+    MorphCoreError
+        The name is taken; the message says so.
+    """
+    before = open_dataset(entry.name, root).source_entry()
+    if before is not None and (before.source, before.path) != (
+        entry.source,
+        entry.path,
+    ):
+        raise MorphCoreError(
+            f"a dataset called {entry.name!r} already exists; choose another name"
+        )
 
 
 def digest(items: Iterable[str]) -> str:
@@ -314,15 +351,19 @@ def folder_entry(
     columns: dict[str, str] | None = None,
     stretch: str = "asinh",
     labels: LabelsSpec | None = None,
+    visitor: Visitor = OPERATOR,
 ) -> DatasetEntry:
     """A dataset entry for a user's folder of cutouts (JPEG, PNG or FITS).
 
-    ``catalog`` is relative to ``folder`` or absolute; without a CSV every image
-    in the folder becomes a galaxy named after its file. ``stretch`` (asinh or
-    lupton) renders FITS cutouts.
+    ``catalog`` is a path inside ``folder`` (never absolute, never ``..``);
+    without a CSV every image in the folder becomes a galaxy named after its
+    file. ``stretch`` (asinh or lupton) renders FITS cutouts. On a public
+    server only admins may name a server folder.
     """
+    access.policy().require(visitor, "own_folder")
     if not str(folder).strip() or not Path(folder).expanduser().is_dir():
         raise MorphCoreError(f"folder not found: {str(folder)!r}")
+    inside(Path(folder).expanduser(), catalog)
     return _own_entry(
         name,
         "image_folder",
@@ -334,8 +375,14 @@ def folder_entry(
     )
 
 
-def hdf5_entry(name: str, path: Path, labels: LabelsSpec | None = None) -> DatasetEntry:
+def hdf5_entry(
+    name: str,
+    path: Path,
+    labels: LabelsSpec | None = None,
+    visitor: Visitor = OPERATOR,
+) -> DatasetEntry:
     """A dataset entry for an HDF5 image stack (``images``, optional ``ra``/``dec``)."""
+    access.policy().require(visitor, "own_folder")
     if not Path(path).expanduser().is_file():
         raise MorphCoreError(f"HDF5 file not found: {str(path)!r}")
     return _own_entry(name, "hdf5", path, labels)
@@ -345,6 +392,11 @@ def _own_entry(name, source, path, labels, **fields) -> DatasetEntry:
     if not re.match(NAME_PATTERN, name or ""):
         raise MorphCoreError(
             f"dataset name {name!r}: use letters, digits, '_', '-' or '.', no spaces"
+        )
+    if name in load_manifest().datasets:
+        raise MorphCoreError(
+            f"{name!r} is a dataset of this server (data_manifest.yaml); choose "
+            "another name"
         )
     return DatasetEntry(
         name=name,

@@ -34,3 +34,12 @@ def run_workers() -> int:
     if not value.isdigit():
         raise ValueError(f"MORPH_RUN_WORKERS must be a whole number, not {value!r}")
     return int(value)
+
+
+def mode() -> str:
+    """How the server is hosted (``MORPH_MODE``): ``local`` (default: one user,
+    every feature) or ``public`` (a demo for strangers: see morph_core.access)."""
+    value = os.environ.get("MORPH_MODE", "local").strip().lower()
+    if value not in ("local", "public"):
+        raise ValueError(f"MORPH_MODE must be 'local' or 'public', not {value!r}")
+    return value

@@ -1,16 +1,17 @@
 """Anomaly rater: rate galaxies 0-5 for how interesting you find them; the next
 batch is chosen to find more of what you like."""
 
-import secrets
-
 import streamlit as st
 
-from morph_core.app import cache, routing, widgets
+from morph_core.app import cache, identity, routing, widgets
 from morph_core.app.figures import interest_map
+from morph_core.app.rating_desk import rating_desk
+from morph_core.data.export import to_csv
 from morph_core.dataset import UMAP_DEFAULT
 from morph_core.errors import MorphCoreError
 from morph_core.tools.anomaly.features import FEATURE_SETS
 from morph_core.tools.anomaly.finder import STARTS
+from morph_core.tools.anomaly.session import apply_clicks
 
 START_LABELS = {
     "paper": "paper: random first batch, then EI",
@@ -21,17 +22,14 @@ st.title("Anomaly rater")
 st.caption(
     "Rate each galaxy from 0 (not interesting to you) to 5 (very interesting). A "
     "Gaussian process learns your taste from the CNN representation (PCA-40, or "
-    "the baseline's ellipse fits: Features in the sidebar) and every batch of 10 is "
-    "the galaxies most likely to beat your best rating (expected improvement, paper "
-    "§3.2). Keys: 0-5 rate the highlighted galaxy, ←/→ move, u undoes, s skips."
+    "the baseline's ellipse fits: Features in the sidebar) and, once a batch of 10 "
+    "is rated, picks the galaxies most likely to beat your best rating (expected "
+    "improvement, paper §3.2). Your ratings are kept under the link in your "
+    "address bar: bookmark it to come back."
 )
 dataset = routing.require_dataset(routing.RATER)
-if "rater.name" not in st.session_state:  # kept in the URL, so a reload resumes
-    st.session_state["rater.name"] = (
-        st.query_params.get("rater") or f"visitor-{secrets.token_hex(3)}"
-    )
+visitor = identity.visitor()
 with st.sidebar:
-    name = st.text_input("Your name (your ratings are kept under it)", key="rater.name")
     start = st.selectbox(
         "Start",
         STARTS,
@@ -47,54 +45,50 @@ with st.sidebar:
         help="What the model compares galaxies by: the CNN representation (the "
         "paper's), the ellipse fits of the Astronomaly baseline, or both.",
     )
-name = name.strip()
-if not name:
-    st.warning("Type a name in the sidebar to start rating.")
-    st.stop()
-st.query_params["rater"] = name
 store = cache.rating_store(dataset)
+if visitor.name and store.name(visitor.key) != visitor.name:
+    store.set_name(visitor.key, visitor.name)
+
+
+def _save(clicks) -> list[str]:
+    results = apply_clicks(store, visitor.key, clicks, identity.session_id())
+    st.session_state["rater.notices"] = [r.message for r in results if not r.saved]
+    return [r.click_id for r in results]
 
 
 def _act(action, *args) -> None:
     try:
         action(*args)
     except MorphCoreError as e:
-        st.session_state["rater.error"] = str(e)
-
-
-def _rate(galaxy_id: str, rating: int) -> None:
-    _act(store.rate, name, galaxy_id, rating, "page")
+        st.session_state["rater.notices"] = [str(e)]
 
 
 try:
     retrain = st.session_state.pop("rater.retrain", False)
-    state = cache.rater(dataset, name, start, feature_set, retrain)
+    if retrain:
+        cache.limiter().check(visitor, "refit")
+    state = cache.rater(dataset, visitor.key, start, feature_set, retrain)
 except MorphCoreError as e:
-    st.error(str(e))
+    st.error(widgets.plain(e))
     st.stop()
-if error := st.session_state.pop("rater.error", None):
-    st.error(error)
+for notice in dict.fromkeys(st.session_state.pop("rater.notices", [])):
+    st.warning(widgets.plain(notice))
 catalog = cache.catalog(dataset).set_index("galaxy_id", drop=False)
 batch = state.batch
-st.subheader(f"Rate these {len(batch)} galaxies")
+st.subheader(f"Rate these {len(batch.remaining)} galaxies")
 st.caption(f"Why these: {state.model.proposal.reason}.")
-widgets.rating_cards(batch, catalog["file"], _rate)
-widgets.rating_bar(
-    batch,
-    _rate,
-    lambda galaxy_id: cache.skip_galaxy(dataset, name, galaxy_id),
-    lambda: _act(store.undo, name, "page"),
-)
+rating_desk(batch.batch_id, batch.remaining, catalog["file"], _save)
 
 with st.expander("What the model believes"):
     st.write(
         "For each galaxy of this batch: the rating the Gaussian process predicts, "
-        "its uncertainty, and the expected improvement that chose it."
+        "its uncertainty, and the expected improvement that chose it (fitted once "
+        "for the batch, on your ratings before it)."
     )
-    st.dataframe(state.model.beliefs(batch), hide_index=True)
+    st.dataframe(state.model.beliefs(batch.remaining), hide_index=True)
 
 with st.sidebar:
-    st.metric("Your ratings", len(state.model.ratings))
+    st.metric("Your ratings", store.count(visitor.key))
     st.button(
         "Retrain now",
         key="rater.retrain_button",
@@ -109,19 +103,24 @@ with st.sidebar:
         key="rater.start_over",
         disabled=not confirm,
         on_click=_act,
-        args=(store.start_over, name, "page"),
+        args=(store.start_over, visitor.key, identity.session_id()),
     )
-    downloads = {"ratings": "Your ratings", "ranking": "Full ranking"}
-    for what, label in downloads.items():
+    downloads = {
+        "ratings": ("Your ratings", store.ratings(visitor.key)),
+        "ranking": ("Full ranking", state.model.ranking),
+    }
+    for what, (label, table) in downloads.items():
         st.download_button(
             f"{label} (CSV)",
-            getattr(state.model, what).to_csv(index=False),
+            to_csv(table),
             key=f"rater.{what}_csv",
-            file_name=f"{dataset}_{name}_{what}.csv",
+            file_name=f"{dataset}_{what}.csv",
+            mime="text/csv",
+            on_click="ignore",
         )
     with st.expander("Top 50 by predicted interest"):
         top = catalog.loc[state.model.ranking["galaxy_id"].head(50)]
-        widgets.gallery(top.reset_index(drop=True), columns=3)
+        widgets.gallery(top.reset_index(drop=True), dataset, columns=3)
     embedding = cache.umap(dataset, *UMAP_DEFAULT)
     if embedding is not None:
         figure = interest_map(cache.catalog(dataset), state.model.ranking, embedding)

@@ -3,7 +3,8 @@ watch the runs live, compare them, and use the result in the other tools."""
 
 import streamlit as st
 
-from morph_core.app import actions, cache, routing, widgets
+from morph_core import access
+from morph_core.app import actions, cache, identity, routing, widgets
 from morph_core.errors import MorphCoreError
 from morph_core.model.weights import CHOICES
 from morph_core.runs import queue
@@ -23,12 +24,18 @@ st.caption(
 )
 dataset = routing.require_dataset(routing.MONITOR)
 ds = cache.dataset(dataset)
+visitor = identity.visitor()
+rules = access.policy()
 
 with st.expander("Start a run", expanded=True):
-    source = widgets.label_source(dataset)
+    source = widgets.label_source(dataset, visitor)
     cols = st.columns(4)
     n_per_class = cols[0].number_input(
-        "Labels per class", 2, 5000, 20, key="finetune.n_per_class"
+        "Labels per class",
+        2,
+        rules.limits.labels_per_class,
+        20,
+        key="finetune.n_per_class",
     )
     init = cols[1].selectbox(
         "Start from", CHOICES, key="finetune.init", format_func=INIT_LABELS.get
@@ -41,19 +48,24 @@ with st.expander("Start a run", expanded=True):
         format_func=STRATEGY_LABELS.get,
     )
     seed = cols[3].number_input("Seed", 0, 10_000, 0, key="finetune.seed")
-    weights = st.text_input(
-        "Or start from a weights file (optional path: .safetensors or a timm folder)",
-        key="finetune.weights",
-    )
+    weights = ""
+    if rules.allows(visitor, "weights_path"):
+        weights = st.text_input(
+            "Or start from a weights file (optional path: .safetensors or a timm "
+            "folder)",
+            key="finetune.weights",
+        )
     if st.button("Start run", type="primary", key="finetune.start"):
         try:
             config = FinetuneConfig(
                 n_per_class=int(n_per_class), strategy=strategy, seed=int(seed)
             )
-            run_id = queue.submit(ds, source, config, weights.strip() or init)
+            run_id = queue.submit(
+                ds, source, config, weights.strip() or init, visitor=visitor
+            )
             st.success(f"Run {run_id} queued.")
         except MorphCoreError as e:
-            st.error(f"Cannot start this run: {e}")
+            st.error(widgets.plain(f"Cannot start this run: {e}"))
 
 with st.expander("Label-count sweep"):
     st.write(
@@ -75,18 +87,18 @@ with st.expander("Label-count sweep"):
         try:
             config = FinetuneConfig(strategy=strategy)
             sweep_id, run_ids, dropped = sweep(
-                ds, source, counts, inits, int(repeats), config
+                ds, source, counts, inits, int(repeats), config, visitor
             )
             note = f" ({dropped} left out: too few labels)" if dropped else ""
             st.success(f"Sweep {sweep_id}: {len(run_ids)} runs queued{note}.")
         except MorphCoreError as e:
-            st.error(f"Cannot start this sweep: {e}")
+            st.error(widgets.plain(f"Cannot start this sweep: {e}"))
 
 
-widgets.runs_monitor(dataset)
+widgets.runs_monitor(dataset, visitor)
 
 st.subheader("Act on runs")
-runs = queue.list_runs(ds).set_index("run_id")
+runs = queue.list_runs(ds, visitor).set_index("run_id")
 if not runs.empty:
     target = st.selectbox(
         "Run",
@@ -96,18 +108,18 @@ if not runs.empty:
     )
     cols = st.columns(3)
     if cols[0].button("Stop", key="finetune.stop"):
-        queue.stop(ds, target)
+        queue.stop(ds, target, visitor)
         st.info(f"Run {target} will stop after its current epoch.")
     if cols[1].button("Apply to the whole dataset", key="finetune.apply"):
         try:
-            column = actions.apply_run(dataset, target)
+            column = actions.apply_run(dataset, target, visitor)
             st.success(
                 f"Added column `{column}`: colour the UMAP explorer by it, or filter "
                 "similar galaxies by it."
             )
         except MorphCoreError as e:
-            st.error(f"Cannot apply: {e}")
+            st.error(widgets.plain(f"Cannot apply: {e}"))
     sure = cols[2].checkbox("I want to delete it", key="finetune.confirm_delete")
     if cols[2].button("Delete", key="finetune.delete", disabled=not sure):
-        queue.delete(ds, target)
+        queue.delete(ds, target, visitor)
         st.rerun()

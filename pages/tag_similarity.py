@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from morph_core.app import cache, routing, widgets
+from morph_core.app import cache, identity, routing, widgets
+from morph_core.data.export import to_csv
 from morph_core.errors import MorphCoreError
 from morph_core.tools import similarity
 
@@ -53,6 +54,7 @@ details = st.multiselect(
 
 if st.button("Search", type="primary", key="similarity.search"):
     try:
+        cache.limiter().check(identity.visitor(), "search")
         if route == "image":
             if upload is None:
                 raise MorphCoreError("upload an image first")
@@ -70,24 +72,24 @@ if st.button("Search", type="primary", key="similarity.search"):
         )
     except MorphCoreError as e:
         st.session_state.pop("similarity.result", None)
-        st.error(f"{e}")
+        st.error(widgets.plain(e))
 
 result = st.session_state.get("similarity.result")
 if result is not None:
     st.subheader("Query")
-    st.write(f"Query: {result.note}.")
+    st.write(widgets.plain(f"Query: {result.note}."))
     if len(result.query):
-        widgets.gallery(result.query, details=details)
+        widgets.gallery(result.query, dataset, details=details)
     if result.n_tagged is not None:
         st.metric(
             "Neighbours carrying the tag",
             f"{result.n_tagged} of {len(result.neighbours)}",
         )
     st.subheader(f"{len(result.neighbours)} most similar galaxies")
-    widgets.gallery(result.neighbours, details=["distance", *details])
+    widgets.gallery(result.neighbours, dataset, details=["distance", *details])
     st.download_button(
         "Download (CSV)",
-        result.neighbours.to_csv(index=False),
+        to_csv(result.neighbours),
         file_name=f"{dataset}_similar.csv",
         mime="text/csv",
         key="similarity.download",

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from morph_core.app import actions, cache, routing, widgets
+from morph_core import access
+from morph_core.app import actions, cache, identity, routing, widgets
 from morph_core.app.figures import map_figure
+from morph_core.data.export import to_csv
 from morph_core.dataset import UMAP_DEFAULT
 from morph_core.tools import explorer
 
@@ -32,12 +34,23 @@ with st.expander("Map settings"):
     )
     hover = cols[2].multiselect("Hover columns", columns[1:], key="umap.hover")
     embedding = cache.umap(dataset, n_neighbors, min_dist)
-    if embedding is None and st.button("Recompute the map", key="umap.recompute"):
-        actions.run_umap(dataset, n_neighbors, min_dist)
+    visitor = identity.visitor()
+    may_compute = access.policy().allows(visitor, "recompute_umap")
+    if (
+        embedding is None
+        and may_compute
+        and st.button("Recompute the map", key="umap.recompute")
+    ):
+        actions.run_umap(dataset, n_neighbors, min_dist, visitor)
         st.rerun()
 
 if embedding is None:
-    st.info("No map for these settings yet: press **Recompute the map** above.")
+    st.info(
+        "No map for these settings yet: press **Recompute the map** above."
+        if may_compute
+        else "No map for these settings on this demo: the default settings "
+        f"({UMAP_DEFAULT[0]} neighbours, min_dist {UMAP_DEFAULT[1]}) have one."
+    )
     st.stop()
 
 colour = st.selectbox("Colour by", columns, key="umap.colour")
@@ -72,13 +85,13 @@ descending = cols[1].toggle("Descending", key="umap.descending")
 pages = explorer.n_pages(len(rows), PER_PAGE)
 page = cols[2].number_input("Page", 1, pages, key="umap.page")
 table = explorer.selection_table(catalog, rows, sort_by, ascending=not descending)
-widgets.gallery(explorer.page_of(table, page, PER_PAGE), details=[sort_by])
+widgets.gallery(explorer.page_of(table, page, PER_PAGE), dataset, details=[sort_by])
 st.caption(f"Page {page} of {pages}")
 
 cols = st.columns(2)
 cols[0].download_button(
     "Download the selection (CSV)",
-    table.to_csv(index=False),
+    to_csv(table),
     file_name=f"{dataset}_selection.csv",
     mime="text/csv",
     key="umap.download",

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from morph_core.access import Visitor
 from morph_core.app import cache
 from morph_core.data.manifest import DatasetEntry
 from morph_core.model.weights import resolve_encoder
 
 
-def run_prepare(entry: DatasetEntry):
+def run_prepare(entry: DatasetEntry, visitor: Visitor):
     """Prepare a dataset with one progress bar over its stages; raises
-    MorphCoreError on bad input and leaves the previous prepare as it was."""
+    MorphCoreError on bad input or a refusal of the policy, and leaves the
+    previous prepare as it was."""
     from morph_core.pipeline.prepare import STAGES, prepare
 
     bar = st.progress(0.0, text="Starting…")
@@ -28,27 +30,32 @@ def run_prepare(entry: DatasetEntry):
             cache.dataset(entry.name),
             resolve_encoder(None, cache.manifest()),
             progress=progress,
+            visitor=visitor,
         )
     finally:
         bar.empty()
 
 
-def run_umap(name: str, n_neighbors: int, min_dist: float) -> None:
+def run_umap(name: str, n_neighbors: int, min_dist: float, visitor: Visitor) -> None:
     """Compute and store a UMAP with these settings, with a progress bar."""
-    from morph_core.pipeline.umap import UmapStage
+    from morph_core.pipeline.umap import recompute_umap
 
     bar = st.progress(
         0.0, text=f"UMAP with {n_neighbors} neighbours, min_dist {min_dist}…"
     )
     try:
-        UmapStage(cache.dataset(name), n_neighbors, min_dist).run(
-            lambda done, total: bar.progress(done / total, text=f"UMAP {done}/{total}")
+        recompute_umap(
+            cache.dataset(name),
+            n_neighbors,
+            min_dist,
+            lambda done, total: bar.progress(done / total, text=f"UMAP {done}/{total}"),
+            visitor,
         )
     finally:
         bar.empty()
 
 
-def apply_run(name: str, run_id: str) -> str:
+def apply_run(name: str, run_id: str, visitor: Visitor) -> str:
     """Predict every galaxy with a finished run (a catalogue column); returns the
     column's name."""
     from morph_core.runs.apply import apply
@@ -56,7 +63,10 @@ def apply_run(name: str, run_id: str) -> str:
     bar = st.progress(0.0, text="Predicting every galaxy…")
     try:
         return apply(
-            cache.dataset(name), run_id, lambda done, total: bar.progress(done / total)
+            cache.dataset(name),
+            run_id,
+            lambda done, total: bar.progress(done / total),
+            visitor,
         )
     finally:
         bar.empty()

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from morph_core import settings
+from morph_core import access, settings
+from morph_core.access import RateLimiter
 from morph_core.data.images import decode_image
 from morph_core.data.manifest import DatasetEntry, Manifest, load_manifest
 from morph_core.dataset import (
@@ -29,12 +30,18 @@ from morph_core.dataset import (
 from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
-from morph_core.store.ratings import RatingStore
+from morph_core.store.ratings import Batch, RatingStore
 from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
 
 if TYPE_CHECKING:  # the rater's modules load scikit-learn: only on its page
     from morph_core.tools.anomaly.session import RaterModel
+
+
+@st.cache_resource(show_spinner=False)
+def limiter() -> RateLimiter:
+    """The server's one rate limiter (shared by every session)."""
+    return RateLimiter(access.policy().limits.requests_per_minute)
 
 
 def _root() -> str:
@@ -66,14 +73,26 @@ def entry(name: str) -> DatasetEntry:
     return resolve_dataset(name, manifest(), Path(_root()))
 
 
+def real_sky(name: str) -> bool:
+    """Whether the dataset's ``ra``/``dec`` are real positions (links to the
+    surveys' viewers make sense), not the synthetic sky's made-up ones."""
+    try:
+        return entry(name).source != "synthetic"
+    except MorphCoreError:
+        return False
+
+
 def summary(name: str) -> dict | None:
     """The last prepare's record, ``None`` when the dataset is not prepared."""
     return dataset(name).summary()
 
 
 def catalog(name: str) -> pd.DataFrame:
-    """The prepared catalogue (a copy per call: safe to modify)."""
-    return _catalog(_root(), name, dataset(name).version())
+    """The prepared catalogue as this visitor sees it: with everyone's applied
+    classifiers and their own (a copy per call: safe to modify)."""
+    table = _catalog(_root(), name, dataset(name).version())
+    key = st.session_state.get("visitor.key")
+    return dataset(name).own_columns(key, table) if key else table
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -133,13 +152,23 @@ def _encoder(spec: EncoderSpec):
 def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:
     """PCA-10 vector of an uploaded image, with the dataset's encoder and PCA.
 
-    Raises ImageError for a file that is not a usable image.
+    Raises ImageError for a file that is not a usable image or is over the
+    policy's upload limits (bytes, pixels, bit depth: checked before decoding).
     """
     from morph_core.model.encoder import embed_image
 
     ds = dataset(name)
     spec = ds.encoder_spec()
-    image = decode_image(data, spec.channels, filename)
+    limits = access.policy().limits
+    image = decode_image(
+        data,
+        spec.channels,
+        filename,
+        max_bytes=limits.upload_bytes,
+        max_pixels=limits.upload_pixels,
+        max_bits=limits.upload_bits,
+        draft=4 * spec.image_size,
+    )
     features = embed_image(image, _encoder(spec), spec)
     model = _pca_model(_root(), name, ds.version())
     return model.transform(features[None])[0, :PCA_SIMILARITY]
@@ -175,34 +204,32 @@ def _anomaly_features(root: str, name: str, version: str, feature_set: str):
 
 @dataclass
 class RaterState:
-    """What a rater sees: the batch still to rate and the model behind it."""
+    """What a rater sees: their batch (the galaxies still to rate are
+    ``batch.remaining``) and the model that chose it."""
 
-    batch: list[str]
+    batch: Batch
     model: RaterModel
 
 
 def rater(
     name: str,
-    rater_name: str,
+    rater_key: str,
     start: str,
     feature_set: str = "cnn",
     retrain: bool = False,
 ) -> RaterState:
-    """A rater's batch (kept until used up) and model (refitted only when their
-    ratings change)."""
-    from morph_core.tools.anomaly.session import current_batch
+    """A rater's batch, kept until used up, and the model fitted once for it."""
+    from morph_core.tools.anomaly.session import batch_for
 
-    root, ds = _root(), dataset(name)
-    version = ds.version()
-    store = rating_store(name)
-    model = _rater_model(
-        root, name, version, rater_name, start, feature_set, store.version(rater_name)
-    )
-    ids = _catalog(root, name, version)["galaxy_id"]
-    key = {"round": store.round(rater_name), "start": start, "features": feature_set}
-    batch, record = current_batch(ds.rater_batch(rater_name), model, ids, key, retrain)
-    if record is not None:
-        ds.save_rater_batch(rater_name, record)
+    root, version = _root(), dataset(name).version()
+
+    def fit(ratings_version: int) -> RaterModel:
+        return _rater_model(
+            root, name, version, rater_key, start, feature_set, ratings_version
+        )
+
+    settings = {"start": start, "features": feature_set}
+    batch, model = batch_for(rating_store(name), rater_key, settings, fit, retrain)
     return RaterState(batch, model)
 
 
@@ -211,7 +238,7 @@ def _rater_model(
     root: str,
     name: str,
     version: str,
-    rater_name: str,
+    rater_key: str,
     start: str,
     feature_set: str,
     ratings_version: int,
@@ -219,18 +246,11 @@ def _rater_model(
     from morph_core.tools.anomaly.session import fit_rater
 
     features, oddness = _anomaly_features(root, name, version, feature_set)
+    store = _rating_store(root, name, version)
     return fit_rater(
-        _rating_store(root, name, version).ratings(rater_name),
+        store.ratings(rater_key, until=ratings_version),
         _catalog(root, name, version)["galaxy_id"],
         features,
         oddness,
         start,
     )
-
-
-def skip_galaxy(name: str, rater_name: str, galaxy_id: str) -> None:
-    """Leave a galaxy of the rater's batch unrated."""
-    from morph_core.tools.anomaly.session import with_skipped
-
-    ds = dataset(name)
-    ds.save_rater_batch(rater_name, with_skipped(ds.rater_batch(rater_name), galaxy_id))

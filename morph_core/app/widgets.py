@@ -1,16 +1,17 @@
-"""Widgets the pages share: thumbnails, galleries, rating cards, label sources."""
+"""Widgets the pages share: thumbnails, galleries, label sources, run monitor."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
-from streamlit_shortcuts import add_shortcuts
 
+from morph_core import access
+from morph_core.access import Visitor
 from morph_core.app import cache
 from morph_core.app.figures import curves_figure, sweep_figure
 from morph_core.data.images import load_image
@@ -34,9 +35,16 @@ def thumbnail(file: str, size: int = 160) -> np.ndarray | None:
     return image[::step, ::step]
 
 
-def gallery(table: pd.DataFrame, columns: int = 6, details: Sequence[str] = ()) -> None:
+def gallery(
+    table: pd.DataFrame,
+    dataset: str,
+    columns: int = 6,
+    details: Sequence[str] = (),
+) -> None:
     """Thumbnails of the galaxies in ``table`` in a grid, captioned with their id
-    and the ``details`` columns, with links to the surveys' viewers."""
+    and the ``details`` columns, with links to the surveys' viewers where the
+    dataset's positions are real (not on the synthetic sky)."""
+    sky = cache.real_sky(dataset)
     cells = st.columns(columns)
     for i, (_, row) in enumerate(table.iterrows()):
         caption = " · ".join(
@@ -45,10 +53,11 @@ def gallery(table: pd.DataFrame, columns: int = 6, details: Sequence[str] = ()) 
         image = thumbnail(row["file"])
         with cells[i % columns]:
             if image is None:
-                st.warning(f"{row['galaxy_id']}: image unreadable")
+                st.warning(plain(f"{row['galaxy_id']}: image unreadable"))
             else:
-                st.image(image, caption=caption, width="stretch")
-            if np.isfinite([row.get("ra", np.nan), row.get("dec", np.nan)]).all():
+                st.image(image, caption=plain(caption), width="stretch")
+            position = [row.get("ra", np.nan), row.get("dec", np.nan)]
+            if sky and np.isfinite(np.asarray(position, dtype=float)).all():
                 st.caption(
                     " · ".join(
                         f"[{name}]({url})"
@@ -61,49 +70,19 @@ def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def rating_cards(
-    batch: list[str], files: pd.Series, on_rate: Callable[[str, int], None]
-) -> None:
-    """The rater's batch as rows of 5 cards, in batch order, the highlighted one
-    (``rater.focus``) framed; ``files`` gives each galaxy id's image."""
-    focus = min(st.session_state.get("rater.focus", 0), max(len(batch) - 1, 0))
-    st.session_state["rater.focus"] = focus
-    for first in range(0, len(batch), 5):
-        for i, cell in zip(range(first, len(batch)), st.columns(5), strict=False):
-            with cell:
-                _rating_card(i, batch[i], files[batch[i]], i == focus, on_rate)
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 
 
-def _rating_card(
-    index: int, galaxy_id: str, file: str, focused: bool, on_rate: Callable
-) -> None:
-    """One galaxy of the rater's batch: its image, id and 0-5 buttons
-    (``rater.rate_<index>_<rating>``) that call ``on_rate(galaxy_id, rating)``."""
-    with st.container(border=focused, key=f"rater.card_{index}"):
-        image = thumbnail(file, 256)
-        if image is not None:
-            st.image(image, width="stretch")
-        st.caption(("▶ " if focused else "") + galaxy_id)
-        for row in (range(0, 3), range(3, 6)):  # two rows: digits stay legible
-            for rating, button in zip(row, st.columns(3, gap="small"), strict=True):
-                button.button(
-                    str(rating),
-                    key=f"rater.rate_{index}_{rating}",
-                    on_click=on_rate,
-                    args=(galaxy_id, rating),
-                    width="stretch",
-                )
+def plain(text: str) -> str:
+    """``text`` escaped so that Streamlit shows it as typed: no Markdown, links,
+    images or HTML from what a visitor typed or a catalogue holds."""
+    return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", "  \n")
 
 
-def css_key(key: str) -> str:
-    """The name Streamlit gives a widget key in its CSS class (``st-key-…``), as
-    keyboard shortcuts address it."""
-    return re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
-
-
-def label_source(dataset: str) -> LabelSource:
+def label_source(dataset: str, visitor: Visitor) -> LabelSource:
     """Where a fine-tuning run's labels come from: a catalogue column (with a
-    threshold for numbers), a rater's ratings, or galaxies marked in the explorer."""
+    threshold for numbers), a rater's ratings (the visitor's own; anyone's for
+    whoever may see all), or galaxies marked in the explorer."""
     kind = st.radio(
         "Labels from",
         list(SOURCE_LABELS),
@@ -130,13 +109,17 @@ def label_source(dataset: str) -> LabelSource:
             "column", column=column, threshold=threshold if numeric else None
         )
     if kind == "ratings":
-        rater = cols[0].text_input("Rater name", key="finetune.rater")
+        raters = cache.rating_store(dataset).raters().set_index("rater")["name"]
+        mine = {visitor.key: f"my ratings ({visitor.label})"}
+        if access.policy().allows(visitor, "see_all"):
+            mine |= {k: f"{n} ({k[:4]})" for k, n in raters.items() if k not in mine}
+        rater = cols[0].selectbox(
+            "Rater", list(mine), format_func=mine.get, key="finetune.rater"
+        )
         positive_from = cols[1].number_input(
             "Yes from rating", 1, 5, 3, key="finetune.positive_from"
         )
-        return LabelSource(
-            "ratings", rater=rater.strip(), positive_from=int(positive_from)
-        )
+        return LabelSource("ratings", rater=rater, positive_from=int(positive_from))
     selection = st.session_state.get("umap.selection") or []
     marked = st.session_state.setdefault("finetune.marked", {"yes": [], "no": []})
     cols = st.columns(3)
@@ -157,44 +140,23 @@ SOURCE_LABELS = {
 }
 
 
-def rating_bar(
-    batch: list[str],
-    on_rate: Callable[[str, int], None],
-    on_skip: Callable[[str], None],
-    on_undo: Callable[[], None],
-) -> None:
-    """The rater's key bar: 0-5 rate the highlighted galaxy of ``batch``, ←/→
-    move the highlight (``rater.focus``), Skip and Undo; each with its key."""
-    focus = st.session_state.get("rater.focus", 0)
-
-    def move(to: int) -> None:
-        st.session_state["rater.focus"] = min(max(to, 0), max(len(batch) - 1, 0))
-
-    controls = [("Undo", "rater.undo", "u", on_undo, ())]
-    if batch:
-        galaxy_id = batch[focus]
-        controls[:0] = [
-            *[
-                (f"{r}", f"rater.quick_{r}", f"{r}", on_rate, (galaxy_id, r))
-                for r in range(6)
-            ],
-            ("←", "rater.prev", "arrowleft", move, (focus - 1,)),
-            ("→", "rater.next", "arrowright", move, (focus + 1,)),
-            ("Skip", "rater.skip", "s", on_skip, (galaxy_id,)),
-        ]
-    for cell, (label, key, _, action, args) in zip(
-        st.columns(10), controls, strict=False
-    ):
-        cell.button(label, key=key, on_click=action, args=args)
-    add_shortcuts(**{css_key(key): shortcut for _, key, shortcut, _, _ in controls})
+def runs_monitor(dataset: str, visitor: Visitor) -> None:
+    """The visitor's runs of the dataset (everyone's for whoever may see all):
+    their table, the live curves of the selected ones (or the newest), failures,
+    and each sweep's summary figure; redrawn every 2 s only while a run is
+    queued or running."""
+    runs = queue.list_runs(cache.dataset(dataset), visitor)
+    active = bool(runs["state"].isin(["queued", "running"]).any())
+    st.fragment(_runs_view, run_every=2.0 if active else None)(dataset, visitor, active)
 
 
-@st.fragment(run_every=2.0)
-def runs_monitor(dataset: str) -> None:
-    """The dataset's runs, redrawn every 2 s: their table, the live curves of the
-    selected ones (or the newest), failures, and each sweep's summary figure."""
+def _runs_view(dataset: str, visitor: Visitor, was_active: bool) -> None:
     ds = cache.dataset(dataset)
-    runs = queue.list_runs(ds)
+    queue.start_queued(ds)
+    runs = queue.list_runs(ds, visitor)
+    active = bool(runs["state"].isin(["queued", "running"]).any())
+    if was_active and not active:
+        st.rerun()  # everything settled: redraw the page once, then stop polling
     if runs.empty:
         st.info("No runs yet: start one above.")
         return
@@ -206,7 +168,7 @@ def runs_monitor(dataset: str) -> None:
     )
     scores = st.column_config.NumberColumn(format="%.3f")
     table = st.dataframe(
-        runs.drop(columns=["error", "created_at"]),
+        runs.drop(columns=["error", "created_at", "owner"]),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
@@ -218,7 +180,7 @@ def runs_monitor(dataset: str) -> None:
     for _, row in runs[runs["state"] == "failed"].iterrows():
         st.warning(f"Run {row['run_id']} failed: {row['error']}")
     chosen = runs.iloc[table.selection.rows] if table.selection.rows else runs.tail(1)
-    histories = {r: queue.history(ds, r) for r in chosen["run_id"]}
+    histories = {r: queue.history(ds, r, visitor) for r in chosen["run_id"]}
     st.plotly_chart(curves_figure(histories), key="finetune.curves")
     sweeps = [s for s in runs["sweep"].unique() if s]
     if sweeps:
@@ -276,13 +238,15 @@ def similarity_query(
     elif route == "explorer":
         value = from_explorer
         st.write(
-            f"Galaxy chosen in the explorer: **{value}**"
+            f"Galaxy chosen in the explorer: **{plain(value)}**"
             if value
             else "Choose a galaxy on the UMAP explorer page first."
         )
     else:
+        limits = access.policy().limits
         upload = st.file_uploader(
-            "A galaxy image (JPEG/PNG, up to 20 MB)",
+            f"A galaxy image (JPEG/PNG, up to {limits.upload_bytes / 2**20:.0f} MB "
+            f"and {limits.upload_pixels / 1e6:g} megapixels)",
             type=["jpg", "jpeg", "png"],
             key="similarity.upload",
         )

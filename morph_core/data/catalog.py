@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morph_core import settings
 from morph_core.errors import CatalogError
 
 REQUIRED_COLUMNS = ("galaxy_id", "file")
@@ -44,15 +45,17 @@ def read_catalog_csv(path: Path, columns: dict[str, str] | None = None) -> pd.Da
             path, dtype={(columns or {}).get("galaxy_id", "galaxy_id"): str}
         )
     except FileNotFoundError as e:
-        raise CatalogError(f"catalogue not found: {path}") from e
+        raise CatalogError(f"catalogue not found: {path.name}") from e
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise CatalogError(f"catalogue {path} is not a readable CSV: {e}") from e
+        raise CatalogError(
+            f"catalogue {path.name} is not a readable CSV ({type(e).__name__})"
+        ) from e
     rename = {theirs: ours for ours, theirs in (columns or {}).items()}
     missing = [c for c in rename if c not in table.columns]
     if missing:
         raise CatalogError(
-            f"catalogue {path} has no column {', '.join(map(repr, missing))} "
-            f"(columns: {', '.join(table.columns)})"
+            f"catalogue {path.name} has no column {', '.join(map(repr, missing))}"
+            f"{_columns_hint(table)}"
         )
     return table.rename(columns=rename)
 
@@ -85,8 +88,8 @@ def validate_catalog(
     if missing:
         raise CatalogError(
             f"catalogue needs columns {', '.join(REQUIRED_COLUMNS)}; missing "
-            f"{', '.join(missing)} (found: {', '.join(map(str, table.columns))}). "
-            "Rename them in the CSV or map them with columns={'galaxy_id': 'objid'}."
+            f"{', '.join(missing)}{_columns_hint(table)}. Rename them in the CSV "
+            "or map them with columns={'galaxy_id': 'objid'}."
         )
     table = table.reset_index(drop=True).copy()
     table["galaxy_id"] = table["galaxy_id"].astype(str).str.strip()
@@ -117,6 +120,32 @@ def validate_catalog(
         reason=reasons[bad_rows]
     )
     return table.loc[~bad_rows].reset_index(drop=True), skipped.reset_index(drop=True)
+
+
+def _columns_hint(table: pd.DataFrame) -> str:
+    """The columns found, for an error message; never on a public server, where
+    a header line is file content a visitor must not read."""
+    if settings.mode() == "public":
+        return ""
+    return f" (found: {', '.join(map(str, table.columns[:20]))})"
+
+
+def inside(folder: Path, name: str | Path) -> Path:
+    """``folder / name`` when that stays inside ``folder`` (links resolved).
+
+    Raises
+    ------
+    CatalogError
+        ``name`` is absolute or leads out of the folder (``..``, a link).
+    """
+    root = Path(folder).resolve()
+    path = (root / name).resolve()
+    if Path(name).is_absolute() or not path.is_relative_to(root):
+        raise CatalogError(
+            f"{Path(name).name!r}: a path in a dataset must stay inside its folder "
+            "(no absolute paths, no '..')"
+        )
+    return path
 
 
 def descriptive_columns(catalog: pd.DataFrame) -> list[str]:

@@ -59,26 +59,57 @@ def content_hash(path: str | Path) -> str:
         return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
 
 
-def decode_image(data: bytes, channels: int = 1, name: str = "upload") -> np.ndarray:
-    """Decode image bytes (an upload) to ``uint8``, checked as in :func:`load_image`."""
-    _check_size(len(data), name)
-    return _decode(io.BytesIO(data), channels, name)
+def decode_image(
+    data: bytes,
+    channels: int = 1,
+    name: str = "upload",
+    max_bytes: int | None = None,
+    max_pixels: int | None = None,
+    max_bits: int = 16,
+    draft: int | None = None,
+) -> np.ndarray:
+    """Decode image bytes (an upload) to ``uint8``, checked as in :func:`load_image`
+    and against the limits (bytes, pixels, bits per channel: a public server's
+    upload quota), all checked from the header before decoding. ``draft``: a
+    JPEG is decoded at a reduced scale, at least this many pixels a side."""
+    _check_size(len(data), name, max_bytes)
+    return _decode(io.BytesIO(data), channels, name, max_pixels, max_bits, draft)
 
 
-def _check_size(size: int, name: object) -> None:
+def _check_size(size: int, name: object, max_bytes: int | None = None) -> None:
+    max_bytes = max_bytes or MAX_FILE_BYTES
     if size == 0:
         raise ImageError(f"empty file: {name}")
-    if size > MAX_FILE_BYTES:
-        raise ImageError(f"file too large ({size / 1e6:.0f} MB > 20 MB): {name}")
+    if size > max_bytes:
+        raise ImageError(
+            f"file too large ({size / 2**20:.1f} MB > {max_bytes / 2**20:.0f} MB): "
+            f"{name}"
+        )
 
 
-def _decode(source, channels: int, name: object) -> np.ndarray:
+def _decode(
+    source,
+    channels: int,
+    name: object,
+    max_pixels: int | None = None,
+    max_bits: int = 16,
+    draft: int | None = None,
+) -> np.ndarray:
+    max_pixels = max_pixels or MAX_PIXELS
     try:
         with Image.open(source) as im:
-            if im.width * im.height > MAX_PIXELS:
+            if im.width * im.height > max_pixels:
                 raise ImageError(
-                    f"image too large ({im.width}x{im.height} > 40 megapixels): {name}"
+                    f"image too large ({im.width}x{im.height} > "
+                    f"{max_pixels / 1e6:g} megapixels): {name}"
                 )
+            if im.mode in _HIGH_DEPTH and max_bits < 16:
+                raise ImageError(
+                    f"{im.mode} images (more than {max_bits} bits per channel) "
+                    f"are not accepted here: {name}"
+                )
+            if draft is not None and im.format == "JPEG":
+                im.draft(im.mode, (draft, draft))
             im.load()
             return to_uint8(im, channels)
     except UnidentifiedImageError as e:

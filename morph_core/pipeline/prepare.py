@@ -7,6 +7,7 @@ own record, and keeps the dataset's version (the app's cache key).
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +16,10 @@ from typing import TypeVar
 
 import pandas as pd
 
+from morph_core import access
+from morph_core.access import OPERATOR, Visitor
 from morph_core.data.manifest import DatasetEntry
-from morph_core.dataset import PREPARED, PreparedDataset, digest
+from morph_core.dataset import PREPARED, PreparedDataset, check_name_free, digest
 from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.catalog import CatalogStage, CheckStage
 from morph_core.pipeline.ellipse import EllipseStage
@@ -70,6 +73,7 @@ def prepare(
     num_workers: int = 0,
     random_state: int = 0,
     progress: StageProgressFn | None = None,
+    visitor: Visitor = OPERATOR,
 ) -> PrepareSummary:
     """Run every stage that is out of date and record the result.
 
@@ -87,11 +91,28 @@ def prepare(
         Use only the first ``limit`` catalogue rows (quick looks, tests).
     progress : callable, optional
         ``progress(stage, done, total)`` with ``stage`` in :data:`STAGES`.
+    visitor : Visitor
+        Who asks: on a public server only admins prepare.
+
+    Raises
+    ------
+    MorphCoreError
+        Bad input, a name taken by another dataset (:func:`check_name_free`),
+        or a visitor of a public server. A dataset that did not exist before
+        and failed to prepare is removed (nothing is left behind).
     """
-    with dataset.workspace.lock():
-        return _Prepare(dataset, progress).run(
-            entry, spec, limit, batch_size, num_workers, random_state
-        )
+    access.policy().require(visitor, "prepare")
+    check_name_free(entry, dataset.path.parent)
+    fresh = not dataset.path.exists()
+    try:
+        with dataset.workspace.lock():
+            return _Prepare(dataset, progress).run(
+                entry, spec, limit, batch_size, num_workers, random_state
+            )
+    except BaseException:
+        if fresh:
+            shutil.rmtree(dataset.path, ignore_errors=True)
+        raise
 
 
 class _Prepare:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from morph_core import access
+from morph_core.access import OPERATOR, Visitor
 from morph_core.dataset import UMAP_DEFAULT, PreparedDataset
 from morph_core.pipeline.reduce import PCA_UMAP
 from morph_core.pipeline.stage import Stage
@@ -77,3 +79,16 @@ class UmapStage(Stage[np.ndarray]):
 
     def read(self) -> np.ndarray:
         return self.workspace.read_array(self.output)
+
+
+def recompute_umap(
+    dataset: PreparedDataset,
+    n_neighbors: int,
+    min_dist: float,
+    progress: ProgressFn | None = None,
+    visitor: Visitor = OPERATOR,
+) -> np.ndarray:
+    """A UMAP with other settings than prepare's, stored beside it; on a public
+    server only admins recompute (it costs about half a minute of both cores)."""
+    access.policy().require(visitor, "recompute_umap")
+    return UmapStage(dataset, n_neighbors, min_dist).run(progress)

@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from morph_core import access
+from morph_core.access import OPERATOR, Visitor
 from morph_core.dataset import PreparedDataset
 from morph_core.errors import MorphCoreError
 from morph_core.progress import ProgressFn
@@ -15,23 +17,31 @@ from morph_core.runs.queue import run_folder
 
 
 def apply(
-    dataset: PreparedDataset, run_id: str, progress: ProgressFn | None = None
+    dataset: PreparedDataset,
+    run_id: str,
+    progress: ProgressFn | None = None,
+    visitor: Visitor = OPERATOR,
 ) -> str:
     """Predict every galaxy with a finished run; saved as a column
     ``pred_<run name>_<id>``. Returns the column name.
 
     When the run kept the dataset's encoder as it was (head only), the head
     reads the prepared features; otherwise every image goes through the
-    fine-tuned encoder.
+    fine-tuned encoder (admins only on a public server: it is the web
+    server's CPU). The column is everyone's when ``visitor`` may see all
+    (local, admins), else only theirs.
     """
     from morph_core.training.finetune import FinetuneRun  # torch only here
 
-    folder = run_folder(dataset, run_id)
+    rules = access.policy()
+    folder = run_folder(dataset, run_id, visitor)
     if folder.status()["state"] != "finished":
         raise MorphCoreError(f"run {run_id} has not finished")
     run = FinetuneRun.load(folder.path)
     catalog = dataset.catalog()
     same_encoder = dataset.encoder_spec().fingerprint() == run.spec.fingerprint()
+    if run.encoder_changed or not same_encoder:
+        rules.require(visitor, "apply_encoder")
     if not run.encoder_changed and same_encoder:
         p = run.predict_features(np.asarray(dataset.features()))
     else:
@@ -44,7 +54,8 @@ def apply(
             column: p[:, -1] if p.shape[1] == 2 else p.argmax(1),
         }
     )
-    dataset.write_predictions(run_id, table)
+    shared = rules.allows(visitor, "see_all")
+    dataset.write_predictions(run_id, table, None if shared else visitor.key)
     return column
 
 

@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
+from morph_core import access
+from morph_core.access import OPERATOR, Refused, Visitor
 from morph_core.data.manifest import load_manifest
 from morph_core.dataset import PreparedDataset
 from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
-from morph_core.model.weights import resolve_encoder
+from morph_core.model.weights import CHOICES, resolve_encoder
 from morph_core.runs.folder import WORKER_MODULE, RunFolder, now, seconds_between
 from morph_core.runs.sources import LabelSource
 from morph_core.settings import PROJECT_ROOT, run_workers
@@ -32,6 +34,7 @@ from morph_core.training.labels import balanced_split
 COLUMNS = (
     "run_id",
     "name",
+    "owner",
     "state",
     "init",
     "strategy",
@@ -57,9 +60,12 @@ def submit(
     sweep: str = "",
     launch: bool = True,
     encoder: EncoderSpec | None = None,
+    visitor: Visitor = OPERATOR,
+    counted: bool = False,
 ) -> str:
-    """Queue a run, checked first (bad labels or weights fail here, not in the
-    worker); it starts at once when a slot is free. Returns the run id.
+    """Queue a run, checked first (bad labels or weights, or a quota of the
+    hosting policy, fail here, not in the worker); it starts at once when a
+    slot is free. Returns the run id.
 
     Parameters
     ----------
@@ -68,7 +74,28 @@ def submit(
         "pretrained" is the encoder the dataset was prepared with.
     encoder : EncoderSpec, optional
         ``init`` already resolved (a sweep resolves each init once).
+    visitor : Visitor
+        Who asks: the run is theirs (only they and admins see and act on it).
+    counted : bool
+        The queue quota was already checked for this run (a sweep checks all
+        its runs at once, holding :func:`queue_lock`).
+
+    Raises
+    ------
+    Refused
+        Over a quota (labels per class, runs per visitor, the whole queue), or
+        a weights file asked for by a visitor of a public server.
     """
+    rules = access.policy()
+    if config.n_per_class > rules.limits.labels_per_class:
+        raise Refused(
+            f"At most {rules.limits.labels_per_class} labels per class here "
+            f"(asked for {config.n_per_class})."
+        )
+    if init not in CHOICES:
+        rules.require(visitor, "weights_path")
+    if source.kind == "ratings" and not rules.sees(visitor, source.rater):
+        raise Refused("A run may learn only from your own ratings here.")
     catalog = dataset.catalog()
     labels = source.labels(dataset, catalog)
     balanced_split(labels, config.n_per_class, config.seed)
@@ -76,43 +103,99 @@ def submit(
         encoder = resolve_encoder(init, load_manifest(), dataset.encoder_spec())
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = RunFolder(dataset.run_folder(run_id))
-    folder.write_request(
-        {
-            "run_id": run_id,
-            "name": name or f"{source.describe()}, {config.n_per_class}/class, {init}",
-            "dataset": dataset.name,
-            "workspace": str(dataset.path),
-            "source": vars(source),
-            "config": vars(config),
-            "init": init,
-            "encoder": vars(encoder),
-            "sweep": sweep,
-            "created_at": now(),
-        }
-    )
-    folder.write_status({"state": "queued"})
+    with queue_lock(dataset):
+        if not counted:
+            check_queue(dataset, visitor, 1)
+        folder.write_request(
+            {
+                "run_id": run_id,
+                "name": name or _run_name(source, config, init),
+                "dataset": dataset.name,
+                "workspace": str(dataset.path),
+                "source": vars(source),
+                "config": vars(config),
+                "init": init,
+                "encoder": vars(encoder),
+                "sweep": sweep,
+                "owner": visitor.key,
+                "owner_name": visitor.name,
+                "created_at": now(),
+            }
+        )
+        folder.write_status({"state": "queued"})
     if launch:
         start_queued(dataset)
     return run_id
 
 
-def start_queued(dataset: PreparedDataset) -> list[str]:
-    """Start queued runs while fewer than :func:`~morph_core.settings.run_workers`
-    are training."""
-    started = []
+def _run_name(source: LabelSource, config: FinetuneConfig, init: str) -> str:
+    return f"{source.describe()}, {config.n_per_class}/class, {init}"
+
+
+def queue_lock(dataset: PreparedDataset) -> FileLock:
+    """The dataset's queue lock (one object per file: re-entrant in a process)."""
     root = dataset.runs_folder()
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / ".queue.lock"), timeout=30):
+    return FileLock(str(root / ".queue.lock"), timeout=30, is_singleton=True)
+
+
+def check_queue(dataset: PreparedDataset, visitor: Visitor, n_new: int) -> None:
+    """Refuse ``n_new`` more runs of ``visitor`` over the policy's quotas (call
+    it holding :func:`queue_lock`)."""
+    limits = access.policy().limits
+    if visitor.role == "admin" or limits.runs_per_visitor is None:
+        return
+    runs = list_runs(dataset)
+    waiting = runs[runs["state"].isin(["queued", "running"])]
+    mine = int((waiting["owner"] == visitor.key).sum())
+    if mine + n_new > limits.runs_per_visitor:
+        raise Refused(
+            f"You have {mine} run(s) queued or running; at most "
+            f"{limits.runs_per_visitor} at once here. Wait for one to finish, or "
+            "stop one."
+        )
+    queued = int((runs["state"] == "queued").sum())
+    if limits.queue_total is not None and queued + n_new > limits.queue_total:
+        raise Refused(
+            f"The queue is full ({queued} runs waiting). Try again in a few minutes."
+        )
+
+
+def start_queued(dataset: PreparedDataset) -> list[str]:
+    """Start queued runs while fewer than :func:`~morph_core.settings.run_workers`
+    are training, fairly: round-robin over the visitors who wait (whoever
+    started a run least recently goes first), one running run per visitor while
+    others wait, oldest run first within a visitor."""
+    started = []
+    with queue_lock(dataset):
         runs = list_runs(dataset)
-        running = int((runs["state"] == "running").sum())
+        running = runs[runs["state"] == "running"]
+        busy = set(running["owner"])
+        last_start = _last_starts(dataset, runs)
         queued = runs[runs["state"] == "queued"].sort_values("created_at")
-        for run_id in queued["run_id"]:
-            if running >= run_workers():
-                break
+        slots = run_workers() - len(running)
+        while slots > 0 and len(queued):
+            free = queued[~queued["owner"].isin(busy)]
+            pool = free if len(free) else queued
+            owner = min(pool["owner"].unique(), key=lambda o: last_start.get(o, ""))
+            run_id = pool[pool["owner"] == owner]["run_id"].iloc[0]
             _launch(RunFolder(dataset.run_folder(run_id)))
-            running += 1
             started.append(run_id)
+            busy.add(owner)
+            last_start[owner] = now()
+            queued = queued[queued["run_id"] != run_id]
+            slots -= 1
     return started
+
+
+def _last_starts(dataset: PreparedDataset, runs: pd.DataFrame) -> dict[str, str]:
+    """When each owner's newest run started (ISO time; never: absent)."""
+    starts: dict[str, str] = {}
+    for run_id, owner in zip(runs["run_id"], runs["owner"], strict=True):
+        started = RunFolder(dataset.run_folder(run_id)).status().get("started_at")
+        if started and started > starts.get(owner, ""):
+            starts[owner] = started
+    return starts
 
 
 def _launch(folder: RunFolder) -> None:
@@ -128,33 +211,41 @@ def _launch(folder: RunFolder) -> None:
     folder.write_status({"state": "running", "pid": process.pid, "started_at": now()})
 
 
-def run_folder(dataset: PreparedDataset, run_id: str) -> RunFolder:
-    """The folder of an existing run.
+def run_folder(
+    dataset: PreparedDataset, run_id: str, visitor: Visitor = OPERATOR
+) -> RunFolder:
+    """The folder of an existing run that ``visitor`` may see.
 
     Raises
     ------
     MorphCoreError
-        No such run in this dataset.
+        No such run in this dataset, or another visitor's (the same message:
+        whether someone else's run exists is not told).
     """
     folder = RunFolder(dataset.run_folder(run_id))
-    if not folder.exists():
+    owner = (folder.request() or {}).get("owner", "")
+    if not folder.exists() or not access.policy().sees(visitor, owner):
         raise MorphCoreError(f"no run {run_id!r} in {dataset.name!r}")
     return folder
 
 
-def history(dataset: PreparedDataset, run_id: str) -> pd.DataFrame:
+def history(
+    dataset: PreparedDataset, run_id: str, visitor: Visitor = OPERATOR
+) -> pd.DataFrame:
     """A run's epoch records so far."""
-    return run_folder(dataset, run_id).history()
+    return run_folder(dataset, run_id, visitor).history()
 
 
-def list_runs(dataset: PreparedDataset) -> pd.DataFrame:
-    """One row per run: id, name, state, config, best validation and test scores."""
+def list_runs(dataset: PreparedDataset, visitor: Visitor = OPERATOR) -> pd.DataFrame:
+    """One row per run ``visitor`` may see: id, name, owner, state, config, best
+    validation and test scores."""
+    rules = access.policy()
     root = dataset.runs_folder()
     rows = []
     for path in sorted(root.glob("*/")) if root.exists() else []:
         folder = RunFolder(path)
         request = folder.request()
-        if request is None:
+        if request is None or not rules.sees(visitor, request.get("owner", "")):
             continue
         state = folder.status()
         epochs = folder.history()
@@ -164,6 +255,7 @@ def list_runs(dataset: PreparedDataset) -> pd.DataFrame:
             {
                 "run_id": request["run_id"],
                 "name": request["name"],
+                "owner": request.get("owner", ""),
                 "state": state["state"],
                 "init": request["init"],
                 "strategy": request["config"]["strategy"],
@@ -184,9 +276,9 @@ def list_runs(dataset: PreparedDataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def stop(dataset: PreparedDataset, run_id: str) -> None:
+def stop(dataset: PreparedDataset, run_id: str, visitor: Visitor = OPERATOR) -> None:
     """Ask a run to stop after its current epoch (a queued run stops at once)."""
-    folder = run_folder(dataset, run_id)
+    folder = run_folder(dataset, run_id, visitor)
     state = folder.status()
     if state["state"] == "queued":
         folder.write_status({"state": "stopped", "finished_at": now()})
@@ -194,7 +286,7 @@ def stop(dataset: PreparedDataset, run_id: str) -> None:
         folder.request_stop()
 
 
-def delete(dataset: PreparedDataset, run_id: str) -> None:
+def delete(dataset: PreparedDataset, run_id: str, visitor: Visitor = OPERATOR) -> None:
     """Remove a run (a running one is stopped first) and its predictions."""
-    stop(dataset, run_id)
+    stop(dataset, run_id, visitor)
     dataset.delete_run(run_id)

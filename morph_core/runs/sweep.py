@@ -9,11 +9,13 @@ from dataclasses import replace
 
 import pandas as pd
 
+from morph_core import access
+from morph_core.access import OPERATOR, Refused, Visitor
 from morph_core.data.manifest import load_manifest
 from morph_core.dataset import PreparedDataset
 from morph_core.errors import MorphCoreError
 from morph_core.model.weights import resolve_encoder
-from morph_core.runs.queue import start_queued, submit
+from morph_core.runs.queue import check_queue, queue_lock, start_queued, submit
 from morph_core.runs.sources import LabelSource
 from morph_core.training.config import FinetuneConfig
 from morph_core.training.labels import LabelError, balanced_split
@@ -26,9 +28,17 @@ def sweep(
     inits: list[str],
     repeats: int,
     config: FinetuneConfig,
+    visitor: Visitor = OPERATOR,
 ) -> tuple[str, list[str], list[int]]:
-    """Queue the runs of a sweep. Counts more than the labels allow are left out
-    and returned. Returns the sweep id, the run ids and the counts left out."""
+    """Queue the runs of a sweep for ``visitor``. Counts more than the labels
+    allow are left out and returned. Returns the sweep id, the run ids and the
+    counts left out.
+
+    Raises
+    ------
+    Refused
+        More runs than the policy's sweep size, or than the visitor's quota.
+    """
     labels = source.labels(dataset, dataset.catalog())
     usable, dropped = [], []
     for n in counts:
@@ -41,24 +51,35 @@ def sweep(
         raise MorphCoreError(
             f"no label count in {counts} fits the labels {labels.counts()}"
         )
+    n_runs = repeats * len(usable) * len(inits)
+    limit = access.policy().limits.sweep_runs
+    if limit is not None and visitor.role != "admin" and n_runs > limit:
+        raise Refused(
+            f"A sweep may queue at most {limit} runs here; this one is {n_runs} "
+            "(fewer label counts, initialisations or repeats)."
+        )
     manifest, prepared = load_manifest(), dataset.encoder_spec()
     encoders = {init: resolve_encoder(init, manifest, prepared) for init in inits}
     sweep_id = "sweep-" + uuid.uuid4().hex[:6]
-    run_ids = [
-        submit(
-            dataset,
-            source,
-            replace(config, n_per_class=n, seed=seed),
-            init,
-            name=f"{source.describe()}, {n}/class, {init}, seed {seed}",
-            sweep=sweep_id,
-            launch=False,
-            encoder=encoders[init],
-        )
-        for seed in range(repeats)
-        for n in usable
-        for init in inits
-    ]
+    with queue_lock(dataset):
+        check_queue(dataset, visitor, n_runs)
+        run_ids = [
+            submit(
+                dataset,
+                source,
+                replace(config, n_per_class=n, seed=seed),
+                init,
+                name=f"{source.describe()}, {n}/class, {init}, seed {seed}",
+                sweep=sweep_id,
+                launch=False,
+                encoder=encoders[init],
+                visitor=visitor,
+                counted=True,
+            )
+            for seed in range(repeats)
+            for n in usable
+            for init in inits
+        ]
     start_queued(dataset)
     return sweep_id, run_ids, dropped
 

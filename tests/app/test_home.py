@@ -3,6 +3,7 @@ from streamlit.testing.v1 import AppTest
 from morph_core.data.manifest import load_manifest
 from morph_core.dataset import open_dataset
 from morph_core.settings import PROJECT_ROOT
+from tests.app.pages import text
 
 HOME = str(PROJECT_ROOT / "Home.py")
 
@@ -16,7 +17,7 @@ def _metrics(at) -> dict[str, str]:
 
 
 def _sample(at) -> list[str]:
-    return [image.captions[0] for image in at.get("image")]
+    return [text(image.captions[0]) for image in at.get("image")]
 
 
 def test_empty_workspace_offers_prepare_then_shows_the_dataset(env):

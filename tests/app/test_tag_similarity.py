@@ -1,6 +1,6 @@
 from morph_core.dataset import open_dataset
 from morph_core.tools.similarity import tag_counts
-from tests.app.pages import open_page
+from tests.app.pages import open_page, text
 
 
 def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
@@ -17,8 +17,8 @@ def test_tag_query_shows_query_neighbours_and_readout(prepared_env):
     assert at.metric[0].value == f"{result.n_tagged} of 7"
     assert len(at.get("image")) == 1 + 7
     assert len(at.get("download_button")) == 1
-    links = [c.value for c in at.caption if "legacysurvey.org" in c.value]
-    assert len(links) == 8 and all("SDSS" in c and "Simbad" in c for c in links)
+    # the synthetic sky's positions are made up: no links to real objects there
+    assert not [c.value for c in at.caption if "legacysurvey.org" in c.value]
 
 
 def test_galaxy_id_and_sky_routes(prepared_env):
@@ -70,5 +70,5 @@ def test_galaxy_from_the_explorer_is_the_query(prepared_env):
     assert at.radio(key="similarity.route").value == "explorer"
     at.button(key="similarity.search").click().run()
     assert not at.exception
-    assert at.get("image")[0].captions[0] == catalog["galaxy_id"][2]
+    assert text(at.get("image")[0].captions[0]) == catalog["galaxy_id"][2]
     assert len(at.session_state["similarity.result"].neighbours) == 7

@@ -3,7 +3,7 @@ import io
 import pandas as pd
 
 from morph_core.dataset import open_dataset
-from tests.app.pages import open_page
+from tests.app.pages import open_page, text
 
 SORT = "smooth-or-featured_smooth_fraction"
 
@@ -29,7 +29,8 @@ def test_selection_shows_a_sorted_paged_grid_and_csv(prepared_env, downloads):
     at.toggle(key="umap.descending").set_value(True).run()
     at.number_input(key="umap.page").set_value(2).run()
     assert len(at.get("image")) == 6
-    fractions = [float(i.captions[0].split(f"{SORT} ")[1]) for i in at.get("image")]
+    captions = [text(i.captions[0]) for i in at.get("image")]
+    fractions = [float(c.split(f"{SORT} ")[1]) for c in captions]
     assert fractions == sorted(fractions, reverse=True)
     table = pd.read_csv(io.BytesIO(downloads["synthetic_selection.csv"]))
     assert sorted(table["galaxy_id"]) == sorted(chosen)

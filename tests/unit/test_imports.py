@@ -13,7 +13,7 @@ import morph_core
 from morph_core.settings import PROJECT_ROOT
 
 LAYERS = [  # bottom first: a module may import its own layer and those before it
-    {"errors", "settings", "progress"},
+    {"errors", "settings", "progress", "access"},
     {"data"},
     {"store"},
     {"model"},
@@ -82,7 +82,7 @@ def test_only_app_imports_streamlit_and_only_model_and_training_torch():
     streamlit, torch = [], []
     for module, path in _modules().items():
         roots = {name.split(".")[0] for name in _imports(path)}
-        if {"streamlit", "streamlit_shortcuts"} & roots and _room(module) != "app":
+        if "streamlit" in roots and _room(module) != "app":
             streamlit.append(module)
         if {"torch", "timm"} & roots and _room(module) not in ("model", "training"):
             torch.append(module)

@@ -65,7 +65,7 @@ def test_version_changes_with_every_event(store):
         ("ann", "g1", 2.5, "from 0 to 5"),
         ("ann", "g1", True, "from 0 to 5"),
         ("ann", "nope", 3, "not in this dataset"),
-        ("", "g1", 3, "rater name"),
+        ("", "g1", 3, "needs a rater"),
     ],
 )
 def test_bad_ratings_are_refused_and_change_nothing(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from morph_core.data.catalog import empty_skipped, read_catalog_csv
+from morph_core.data.catalog import empty_skipped, inside, read_catalog_csv
 from morph_core.data.download import fetch
 from morph_core.data.images import content_hash
 from morph_core.data.manifest import DatasetEntry, resolve_path
@@ -60,8 +60,31 @@ def folder_table(
     and stretch, so a changed file is rendered again and an unchanged one never.
     """
     table, root = _image_folder(entry)
+    table, outside = _confine(table, Path(root))
     table, skipped = _render_fits(table, root, entry.stretch, render_dir, progress)
-    return table, root, skipped
+    return table, root, pd.concat([outside, skipped], ignore_index=True)
+
+
+def _confine(table: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows whose ``file`` stays inside the folder, and the others (skipped)."""
+    if "file" not in table.columns:
+        return table, empty_skipped()
+    keep = []
+    for file in table["file"].astype(str):
+        try:
+            inside(
+                folder,
+                Path(file).relative_to(folder)
+                if Path(file).is_absolute() and Path(file).is_relative_to(folder)
+                else file,
+            )
+            keep.append(True)
+        except CatalogError:
+            keep.append(False)
+    keep = np.array(keep, dtype=bool)
+    outside = table.loc[~keep, ["galaxy_id", "file"]].astype(str)
+    outside = outside.assign(reason="image path outside the dataset folder")
+    return table[keep].reset_index(drop=True), outside.reset_index(drop=True)
 
 
 def with_labels(table: pd.DataFrame, entry: DatasetEntry) -> pd.DataFrame:
@@ -87,13 +110,13 @@ def _image_folder(entry: DatasetEntry) -> tuple[pd.DataFrame, str]:
     missing = [f for f in entry.expected_files if not (folder / f).exists()]
     if missing:
         raise CatalogError(f"dataset folder {folder} lacks {', '.join(missing)}")
-    csv = folder / entry.catalog
+    csv = inside(folder, entry.catalog)
     if csv.is_file():
         table = read_catalog_csv(csv, entry.columns)
     elif entry.catalog == "catalog.csv":
         table = _list_images(folder)
     else:
-        raise CatalogError(f"catalogue not found: {csv}")
+        raise CatalogError(f"catalogue not found: {entry.catalog}")
     if entry.sky_from_name and not {"ra", "dec"} <= set(table.columns):
         table = _sky_from_names(table)
     return table, str(folder)

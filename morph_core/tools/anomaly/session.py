@@ -1,18 +1,19 @@
 """One rater's loop (§3.2): the model fitted on their ratings, and the batch to
-rate now, kept until it is used up so that a reload shows the same galaxies.
-
-Plain functions of tables and dicts; the caller keeps the batch record (the
-dataset's ``rater_batch``) and the ratings (the rating store).
+rate now, kept (in the rating store) until it is used up, so that a reload shows
+the same galaxies and the model is refitted once per batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from morph_core.errors import MorphCoreError
+from morph_core.store.ratings import Batch, RatingStore
 from morph_core.tools.anomaly.finder import AnomalyFinder, Proposal, Start
 from morph_core.tools.anomaly.metrics import ranking_scores
 
@@ -27,6 +28,8 @@ class RaterModel:
         ``galaxy_id``, ``rating``, ``rated_at`` of this rater.
     proposal : Proposal
         The fit on those ratings (mean, std, acquisition, next rows, reason).
+    batch_ids : list of str
+        The galaxies the fit proposes to rate next.
     ranking : DataFrame
         Every galaxy: ``galaxy_id``, ``interest`` (the ranking score: rated
         galaxies by rating x 100, others by the GP mean), ``predicted``,
@@ -35,6 +38,7 @@ class RaterModel:
 
     ratings: pd.DataFrame
     proposal: Proposal
+    batch_ids: list[str]
     ranking: pd.DataFrame
 
     def beliefs(self, galaxy_ids: list[str]) -> pd.DataFrame:
@@ -95,31 +99,89 @@ def fit_rater(
         .sort_values("interest", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
-    return RaterModel(ratings, proposal, ranking)
+    return RaterModel(ratings, proposal, ids.iloc[proposal.rows].tolist(), ranking)
 
 
-def current_batch(
-    saved: dict[str, Any],
-    model: RaterModel,
-    galaxy_ids: pd.Series,
-    key: dict[str, Any],
+def batch_for(
+    store: RatingStore,
+    rater: str,
+    settings: dict[str, Any],
+    fit: Callable[[int], RaterModel],
     retrain: bool = False,
-) -> tuple[list[str], dict[str, Any] | None]:
-    """The batch to show, and the record to save when it changed.
+) -> tuple[Batch, RaterModel]:
+    """The rater's batch to show and the model that chose it.
 
-    The saved batch minus what was rated or skipped; a new one from ``model``
-    when it is used up, ``key`` (round, start, features) changed, or
-    ``retrain`` is set. ``None`` as the record: keep the saved one.
+    The current batch is kept until every galaxy in it is rated or skipped (or
+    ``settings`` change, or ``retrain``): the model is refitted once per batch,
+    not per click. ``fit(version)`` fits on the rater's ratings as they stood at
+    event ``version`` (so a kept batch always comes with the same model).
     """
-    done = set(model.ratings["galaxy_id"]) | set(saved.get("skipped", []))
-    known = set(galaxy_ids.astype(str))
-    remaining = [g for g in saved.get("batch", []) if g not in done and g in known]
-    if remaining and not retrain and saved.get("key") == key:
-        return remaining, None
-    batch = galaxy_ids.iloc[model.proposal.rows].astype(str).tolist()
-    return batch, {"key": key, "batch": batch, "skipped": []}
+    batch = store.current_batch(rater)
+    if batch and batch.remaining and batch.settings == settings and not retrain:
+        return batch, fit(batch.fitted_on)
+    version = store.version(rater)
+    model = fit(version)
+    made = store.new_batch(
+        rater,
+        model.batch_ids,
+        settings,
+        version,
+        replaces=batch.batch_id if batch else None,
+    )
+    return made, model if made.fitted_on == version else fit(made.fitted_on)
 
 
-def with_skipped(saved: dict[str, Any], galaxy_id: str) -> dict[str, Any]:
-    """The batch record with ``galaxy_id`` left unrated."""
-    return saved | {"skipped": [*saved.get("skipped", []), galaxy_id]}
+@dataclass(frozen=True)
+class ClickResult:
+    """What became of one click: ``saved`` (or counted once before), or refused
+    with a ``message`` for the rater."""
+
+    click_id: str
+    saved: bool
+    message: str = ""
+
+
+CLICK_KINDS = ("rate", "skip", "undo")
+
+
+def apply_clicks(
+    store: RatingStore, rater: str, clicks: Any, session: str = ""
+) -> list[ClickResult]:
+    """Save the clicks a rater's page sent, each checked against the batch it
+    was shown (see :meth:`RatingStore.rate`); a click delivered twice counts once.
+
+    ``clicks`` comes from the browser: a list of dicts ``{"click_id", "kind"
+    ("rate", "skip" or "undo"), "batch_id", "galaxy_id", "rating"}``; anything
+    else is refused, never half-applied.
+    """
+    if not isinstance(clicks, list):
+        return []
+    results = []
+    for click in clicks[:50]:
+        if not isinstance(click, dict) or not isinstance(click.get("click_id"), str):
+            continue
+        click_id = click["click_id"][:64]
+        kind = click.get("kind")
+        galaxy_id, batch_id = click.get("galaxy_id"), click.get("batch_id")
+        try:
+            if kind not in CLICK_KINDS or not isinstance(batch_id, str):
+                raise MorphCoreError("Not saved: the page sent a click it should not.")
+            if kind == "undo":
+                store.undo(rater, session, click_id=click_id)
+            elif not isinstance(galaxy_id, str):
+                raise MorphCoreError("Not saved: the click named no galaxy.")
+            elif kind == "skip":
+                store.skip(rater, galaxy_id, batch_id, click_id)
+            else:
+                store.rate(
+                    rater,
+                    galaxy_id,
+                    click.get("rating"),
+                    session,
+                    batch_id=batch_id,
+                    click_id=click_id,
+                )
+            results.append(ClickResult(click_id, True))
+        except MorphCoreError as e:
+            results.append(ClickResult(click_id, False, str(e)))
+    return results

@@ -1,0 +1,122 @@
+function clickId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);  // works without https, unlike randomUUID
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export default function (component) {
+  const { data, setTriggerValue, parentElement } = component;
+  const desk = (window.__morphDesk = window.__morphDesk || { pending: [], focus: 0 });
+  const acked = new Set(data.acked);
+  desk.pending = desk.pending.filter((c) => !acked.has(c.click_id));
+  if (desk.batch !== data.batch_id) {
+    desk.batch = data.batch_id;
+    desk.focus = 0;
+  }
+  const cards = data.cards;
+  const busy = () =>
+    new Set(desk.pending.filter((c) => c.batch_id === data.batch_id).map((c) => c.galaxy_id));
+
+  function send(click) {
+    desk.pending.push({ ...click, click_id: clickId(), batch_id: data.batch_id });
+    setTriggerValue("clicks", desk.pending.slice());
+    draw();
+  }
+  function rate(i, rating) {
+    const card = cards[i];
+    if (!card || busy().has(card.galaxy_id)) return;  // a double click rates once
+    send({ kind: "rate", galaxy_id: card.galaxy_id, rating: rating });
+    moveToFree(i);
+  }
+  function skip(i) {
+    const card = cards[i];
+    if (!card || busy().has(card.galaxy_id)) return;
+    send({ kind: "skip", galaxy_id: card.galaxy_id });
+    moveToFree(i);
+  }
+  function undo() {
+    if (desk.pending.some((c) => c.kind === "undo")) return;
+    send({ kind: "undo", galaxy_id: null });
+  }
+  function moveToFree(from) {
+    const taken = busy();
+    for (let k = 1; k <= cards.length; k++) {
+      const j = (from + k) % cards.length;
+      if (!taken.has(cards[j].galaxy_id)) { desk.focus = j; draw(); return; }
+    }
+  }
+
+  let root = parentElement.querySelector(".desk");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "desk";
+    parentElement.appendChild(root);
+  }
+  function draw() {
+    desk.focus = Math.min(desk.focus, Math.max(cards.length - 1, 0));
+    const taken = busy();
+    root.replaceChildren();
+    const grid = document.createElement("div");
+    grid.className = "cards";
+    cards.forEach((card, i) => {
+      const cell = document.createElement("div");
+      const pending = taken.has(card.galaxy_id);
+      cell.className = "card" + (i === desk.focus ? " focus" : "") + (pending ? " busy" : "");
+      cell.dataset.galaxyId = card.galaxy_id;
+      const img = document.createElement("img");
+      img.src = card.image;
+      img.alt = card.galaxy_id;
+      img.onclick = () => { desk.focus = i; draw(); };
+      const id = document.createElement("div");
+      id.className = "id";
+      id.textContent = (i === desk.focus ? "▶ " : "") + card.galaxy_id + (pending ? " · saving…" : "");
+      const buttons = document.createElement("div");
+      buttons.className = "buttons";
+      for (let r = 0; r <= 5; r++) {
+        const b = document.createElement("button");
+        b.textContent = String(r);
+        b.className = "rate";
+        b.dataset.rating = String(r);
+        b.disabled = pending;
+        b.onclick = () => rate(i, r);
+        buttons.appendChild(b);
+      }
+      cell.append(img, id, buttons);
+      grid.appendChild(cell);
+    });
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const undoButton = document.createElement("button");
+    undoButton.textContent = "Undo (u)";
+    undoButton.className = "undo";
+    undoButton.onclick = undo;
+    const skipButton = document.createElement("button");
+    skipButton.textContent = "Skip (s)";
+    skipButton.className = "skip";
+    skipButton.disabled = !cards.length;
+    skipButton.onclick = () => skip(desk.focus);
+    const note = document.createElement("span");
+    note.className = "note";
+    note.textContent = "Keys: 0-5 rate the framed galaxy, ←/→ move, s skips, u undoes.";
+    bar.append(undoButton, skipButton, note);
+    root.append(grid, bar);
+  }
+  draw();
+
+  const onKey = (e) => {
+    const target = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    if (/^[0-5]$/.test(e.key)) rate(desk.focus, Number(e.key));
+    else if (e.key === "ArrowRight") { desk.focus = Math.min(desk.focus + 1, cards.length - 1); draw(); }
+    else if (e.key === "ArrowLeft") { desk.focus = Math.max(desk.focus - 1, 0); draw(); }
+    else if (e.key === "s") skip(desk.focus);
+    else if (e.key === "u") undo();
+    else return;
+    e.preventDefault();
+  };
+  if (desk.onKey) document.removeEventListener("keydown", desk.onKey);
+  desk.onKey = onKey;
+  document.addEventListener("keydown", onKey);
+  return () => document.removeEventListener("keydown", onKey);
+}

@@ -1,0 +1,71 @@
+"""The rater's batch as one browser component: cards with 0-5 buttons, keys,
+Skip and Undo, where every click carries the galaxy and batch it was shown.
+
+A click is kept in the page as *pending* (its card greyed, inert) and sent with
+every click not yet acknowledged, each with its own ``click_id``; the server
+saves each click once (:func:`morph_core.tools.anomaly.session.apply_clicks`)
+and acknowledges it in the next render. So a click is never lost to a rerun
+that races it, never counted twice, and never lands on a galaxy the rater did
+not see: a click from an out-of-date page is refused with a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+from streamlit.components.v2 import component
+
+from morph_core.app.widgets import thumbnail
+
+_HERE = Path(__file__).parent
+_desk = component(
+    "morph_core.rating_desk",
+    css=(_HERE / "rating_desk.css").read_text(),
+    js=(_HERE / "rating_desk.js").read_text(),
+)
+ACKED = 500  # click ids acknowledged back to the page (the newest)
+
+
+@st.cache_data(max_entries=2048, show_spinner=False)
+def _image_url(file: str) -> str:
+    """A JPEG data URL of the galaxy's thumbnail (a grey square if unreadable)."""
+    image = thumbnail(file, 256)
+    picture = Image.new("L", (64, 64), 128) if image is None else Image.fromarray(image)
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, format="JPEG", quality=88)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def rating_desk(
+    batch_id: str,
+    galaxy_ids: list[str],
+    files: pd.Series,
+    on_clicks: Callable[[list], list],
+) -> None:
+    """Show the batch; ``on_clicks(clicks)`` saves what the page sent and returns
+    the ids of the clicks it handled (saved or refused), acknowledged to the page."""
+    acked = st.session_state.setdefault("rater.acked", [])
+
+    def handle() -> None:
+        value = st.session_state.get("rater.desk") or {}
+        handled = on_clicks(value.get("clicks") if isinstance(value, dict) else None)
+        acked.extend(handled)
+        del acked[:-ACKED]
+
+    _desk(
+        key="rater.desk",
+        data={
+            "batch_id": batch_id,
+            "cards": [
+                {"galaxy_id": g, "image": _image_url(str(files[g]))} for g in galaxy_ids
+            ],
+            "acked": list(acked),
+        },
+        on_clicks_change=handle,
+    )
