@@ -17,7 +17,7 @@ def to_csv(table: pd.DataFrame) -> str:
             continue
         safe[column] = safe[column].map(_defuse)
     safe.columns = [_defuse(str(c)) for c in safe.columns]
-    return safe.to_csv(index=False)
+    return safe.to_csv(index=False, lineterminator="\r\n")  # RFC 4180: \r quoted
 
 
 def _defuse(value):

@@ -277,7 +277,11 @@ class RatingStore:
 
     def _check_shown(self, db, rater: str, batch_id: str, galaxy_id: str) -> None:
         batch = self._current_batch(db, rater)
-        if batch is None or batch.batch_id != batch_id:
+        if (
+            batch is None
+            or batch.batch_id != batch_id
+            or galaxy_id not in batch.galaxy_ids
+        ):
             raise StaleClick(
                 f"Not saved: that click came from an out-of-date page (galaxy "
                 f"{galaxy_id} is not in your current batch). The page now shows "

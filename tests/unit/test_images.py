@@ -1,9 +1,11 @@
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from morph_core.data import images
-from morph_core.data.images import load_image
+from morph_core.data.images import decode_image, load_image
 from morph_core.errors import ImageError
 
 
@@ -60,3 +62,35 @@ def test_huge_images_are_refused_before_decoding(tmp_path, monkeypatch):
     monkeypatch.setattr(images, "MAX_PIXELS", 5000)
     with pytest.raises(ImageError, match="image too large"):
         load_image(path)
+
+
+def test_public_upload_limits_are_checked_from_the_header(tmp_path):
+    from morph_core.access import PUBLIC_LIMITS as limits
+
+    def png(image):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    checks = dict(
+        max_bytes=limits.upload_bytes,
+        max_pixels=limits.upload_pixels,
+        max_bits=limits.upload_bits,
+    )
+    huge = png(Image.new("L", (6400, 6400)))  # 41 MP of zeros: a tiny file
+    assert len(huge) < 200_000
+    with pytest.raises(ImageError, match="image too large .* 4 megapixels"):
+        decode_image(huge, 1, "bomb.png", **checks)
+    deep = png(Image.fromarray(np.zeros((64, 64), dtype=np.uint16)))
+    with pytest.raises(ImageError, match="more than 8 bits"):
+        decode_image(deep, 1, "deep.png", **checks)
+    with pytest.raises(ImageError, match="file too large"):
+        decode_image(b"x" * (limits.upload_bytes + 1), 1, "big.png", **checks)
+    assert decode_image(deep, 1, "deep.png").shape == (64, 64)  # locally fine
+
+
+def test_a_large_jpeg_upload_is_decoded_at_a_reduced_scale():
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1600), (30, 60, 90)).save(buffer, format="JPEG")
+    image = decode_image(buffer.getvalue(), 3, "big.jpg", draft=384)
+    assert 384 <= image.shape[0] < 1600

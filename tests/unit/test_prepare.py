@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from morph_core.access import OPERATOR
 from morph_core.data.manifest import load_manifest
-from morph_core.dataset import folder_entry, open_dataset
-from morph_core.errors import CatalogError
+from morph_core.dataset import folder_entry, open_dataset, own_datasets
+from morph_core.errors import CatalogError, MorphCoreError
 from morph_core.model.weights import resolve_encoder
 from morph_core.pipeline.prepare import STAGES, prepare
 
@@ -147,3 +148,71 @@ def test_umap_with_other_settings_is_stored_beside_the_default(prepared_env):
     again = UmapStage(ws, 5, 0.5)
     np.testing.assert_array_equal(again.run(), other)
     assert not again.computed  # cached: no refit
+
+
+def test_paths_in_a_catalogue_stay_inside_its_folder(setup, image_folder, tmp_path):
+    manifest, spec, root = setup
+    secret = tmp_path / "secret.txt"
+    secret.write_text("galaxy_id,file\nTOP SECRET LINE,x\n")
+    for catalog in (str(secret), "../secret.txt", "/etc/os-release"):
+        with pytest.raises(CatalogError, match="must stay inside its folder"):
+            folder_entry("mine", image_folder, catalog)
+    outside = tmp_path / "outside.jpg"
+    Image.new("RGB", (48, 48)).save(outside)
+    (image_folder / "link.jpg").symlink_to(outside)
+    (image_folder / "catalog.csv").write_text(
+        f"galaxy_id,file\ng0,g0.jpg\ng1,g1.jpg\nabs,{outside}\nup,../outside.jpg\n"
+        "link,link.jpg\n"
+    )
+    summary = prepare(
+        folder_entry("mine", image_folder), open_dataset("mine", root), spec
+    )
+    assert summary.n_galaxies == 2
+    skipped = summary.skipped
+    reasons = dict(zip(skipped["galaxy_id"], skipped["reason"], strict=True))
+    assert {reasons[g] for g in ("abs", "up", "link")} == {
+        "image path outside the dataset folder"
+    }
+
+
+def test_a_catalogue_error_never_echoes_the_file_in_public_mode(
+    setup, tmp_path, monkeypatch
+):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "catalog.csv").write_text("PRIVATE_KEY=abc123,HOME=/root\n1,2\n")
+    entry = folder_entry("mine", folder)
+    manifest, spec, root = setup
+    with pytest.raises(CatalogError, match="found: PRIVATE_KEY"):  # locally: helps
+        prepare(entry, open_dataset("mine", root), spec)
+    monkeypatch.setenv("MORPH_MODE", "public")
+    with pytest.raises(CatalogError) as refused:
+        prepare(entry, open_dataset("mine", root), spec, visitor=OPERATOR)
+    assert "PRIVATE_KEY" not in str(refused.value) and "abc123" not in str(
+        refused.value
+    )
+
+
+def test_a_taken_name_is_never_overwritten(setup, image_folder, tmp_path):
+    manifest, spec, root = setup
+    with pytest.raises(MorphCoreError, match="is a dataset of this server"):
+        folder_entry("synthetic", image_folder)  # the demo sky's name
+    prepare(folder_entry("mine", image_folder), open_dataset("mine", root), spec)
+    record = open_dataset("mine", root).summary()
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.new("L", (40, 40)).save(other / "a.png")
+    with pytest.raises(MorphCoreError, match="already exists"):
+        prepare(folder_entry("mine", other), open_dataset("mine", root), spec)
+    assert open_dataset("mine", root).summary() == record
+
+
+def test_a_failed_first_prepare_leaves_nothing_behind(setup, tmp_path):
+    manifest, spec, root = setup
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "catalog.csv").write_text("galaxy_id,file\nx,absent.jpg\n")
+    with pytest.raises(CatalogError):
+        prepare(folder_entry("attempt", folder), open_dataset("attempt", root), spec)
+    assert not (root / "attempt").exists()
+    assert "attempt" not in own_datasets(root)

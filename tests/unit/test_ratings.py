@@ -9,7 +9,7 @@ import pytest
 
 from morph_core.errors import MorphCoreError
 from morph_core.settings import PROJECT_ROOT
-from morph_core.store.ratings import RatingStore
+from morph_core.store.ratings import RatingStore, StaleClick
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_two_visitors_at_once_lose_nothing(store):
 
 _WRITER = """
 import sys
-from morph_core.store.ratings import RatingStore
+from morph_core.store.ratings import RatingStore, StaleClick
 store = RatingStore(sys.argv[1])
 i = 0
 while True:
@@ -130,3 +130,116 @@ def test_a_killed_process_loses_no_saved_rating(tmp_path):
     events = RatingStore(path).events()
     assert set(saved) <= set(events["id"])
     assert len(RatingStore(path).ratings("ann")) == len(events)
+
+
+def _batch(store, rater="ann", ids=("g1", "g2", "g3"), replaces=None):
+    return store.new_batch(rater, list(ids), {"start": "paper"}, 0, replaces)
+
+
+def test_a_click_on_the_current_batch_is_saved_once(store):
+    batch = _batch(store)
+    first = store.rate("ann", "g2", 4, batch_id=batch.batch_id, click_id="c1")
+    again = store.rate("ann", "g2", 4, batch_id=batch.batch_id, click_id="c1")
+    assert first == again and len(store.events()) == 1
+    assert store.current_batch("ann").remaining == ["g1", "g3"]
+    with pytest.raises(StaleClick, match="already rated"):  # a double click
+        store.rate("ann", "g2", 5, batch_id=batch.batch_id, click_id="c2")
+    assert store.ratings("ann")["rating"].tolist() == [4]
+
+
+def test_a_click_from_an_old_batch_is_refused_not_moved(store):
+    old = _batch(store)
+    new = _batch(store, ids=("g4", "g5"), replaces=old.batch_id)
+    with pytest.raises(StaleClick, match="out-of-date page"):
+        store.rate("ann", "g1", 3, batch_id=old.batch_id, click_id="c1")
+    with pytest.raises(StaleClick, match="out-of-date page"):  # not in the batch
+        store.rate("ann", "g1", 3, batch_id=new.batch_id, click_id="c2")
+    with pytest.raises(StaleClick):
+        store.skip("ann", "g1", old.batch_id, "c3")
+    assert store.events().empty
+    store.rate("ann", "g4", 3, batch_id=new.batch_id, click_id="c4")
+    assert store.ratings("ann")["galaxy_id"].tolist() == ["g4"]
+
+
+def test_two_tabs_agree_on_one_batch(store):
+    first = _batch(store)
+    mine = _batch(store, ids=("g7",), replaces=first.batch_id)
+    theirs = _batch(store, ids=("g8",), replaces=first.batch_id)  # too late
+    assert theirs == mine and store.current_batch("ann").galaxy_ids == ["g7"]
+
+
+def test_skips_undo_and_start_over_with_batches(store):
+    batch = _batch(store)
+    store.skip("ann", "g1", batch.batch_id, "s1")
+    store.skip("ann", "g1", batch.batch_id, "s1")  # delivered twice: once
+    store.rate("ann", "g3", 2, batch_id=batch.batch_id, click_id="r1")
+    assert store.current_batch("ann").remaining == ["g2"]
+    assert store.undo("ann", click_id="u1") == "g3"
+    assert store.undo("ann", click_id="u1") is None  # the same undo click, again
+    assert store.current_batch("ann").remaining == ["g2", "g3"]
+    store.start_over("ann")
+    assert store.current_batch("ann") is None  # a new round has no batch yet
+
+
+def test_ratings_as_they_stood_at_an_event(store):
+    store.rate("ann", "g1", 1)
+    version = store.version("ann")
+    store.rate("ann", "g2", 2)
+    store.rate("ann", "g1", 5)
+    assert store.ratings("ann", until=version)["rating"].tolist() == [1]
+    assert store.ratings("ann")["rating"].tolist() == [5, 2]
+
+
+def test_display_names_are_only_shown(store):
+    store.set_name("k1", "  Ann   Lee ")
+    store.set_name("k2", "Ann Lee")  # namesakes are fine: keys differ
+    store.rate("k1", "g1", 5)
+    assert store.name("k1") == "Ann Lee" and store.name("nobody") is None
+    raters = store.raters()
+    assert raters["rater"].tolist() == ["k1"] and raters["name"].tolist() == ["Ann Lee"]
+
+
+def test_ten_raters_clicking_at_once_lose_and_misplace_nothing(store):
+    """Each of 10 threads rates its own batch, resending every click once (as a
+    page does until acknowledged): every click is stored once, on its galaxy."""
+    batches = {
+        f"r{i}": _batch(store, f"r{i}", [f"g{j}" for j in range(10)]) for i in range(10)
+    }
+
+    def rate(rater):
+        batch = batches[rater]
+        for j, galaxy in enumerate(batch.galaxy_ids):
+            for _ in range(2):
+                store.rate(rater, galaxy, j % 6, "", batch.batch_id, f"{rater}-{j}")
+
+    threads = [threading.Thread(target=rate, args=(r,)) for r in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    events = store.events()
+    assert len(events) == 100
+    for rater in batches:
+        table = store.ratings(rater)
+        assert table["galaxy_id"].tolist() == [f"g{j}" for j in range(10)]
+        assert table["rating"].tolist() == [j % 6 for j in range(10)]
+
+
+def test_an_older_ratings_file_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "ratings.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, rater TEXT NOT "
+        "NULL, round INTEGER NOT NULL, galaxy_id TEXT, rating INTEGER, kind TEXT NOT "
+        "NULL, session TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL);"
+        "INSERT INTO events (rater, round, galaxy_id, rating, kind, created_at) "
+        "VALUES ('ann', 0, 'g1', 4, 'rate', 0);"
+    )
+    old.commit()
+    old.close()
+    store = RatingStore(path)
+    assert store.ratings("ann")["rating"].tolist() == [4]
+    store.rate("ann", "g2", 1, click_id="x")
+    assert len(store.ratings("ann")) == 2
