@@ -162,6 +162,7 @@ def main() -> None:
         key="dataset",
         format_func=lambda n: n if cache.summary(n) else f"{n} (not prepared)",
     )
+    identity.start()  # before the name widget: a returning visitor's name
     st.sidebar.text_input(
         "Your name (shown beside your ratings and runs)",
         key="visitor.name",

@@ -24,7 +24,7 @@ prepare: install
 	$(BIN)/python -m morph_core prepare
 
 run: prepare
-	$(BIN)/streamlit run Home.py
+	$(BIN)/python -m morph_core serve
 
 test: install-dev
 	$(BIN)/ruff check .

@@ -1,16 +1,20 @@
-"""Command line: ``python -m morph_core prepare <dataset>``, ``datasets`` and
-``pretrain`` (the default encoder)."""
+"""Command line: ``python -m morph_core prepare <dataset>``, ``datasets``,
+``pretrain`` (the default encoder), ``serve`` (the dashboard, locally or as a
+public demo) and ``admin-secret`` (the admin secret's hash for secrets.toml)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from morph_core.access import LOCAL_LIMITS, PUBLIC_LIMITS, hash_secret
 from morph_core.data.manifest import LabelsSpec, load_manifest, resolve_path
 from morph_core.dataset import (
     dataset_names,
@@ -21,6 +25,7 @@ from morph_core.dataset import (
 )
 from morph_core.errors import MorphCoreError
 from morph_core.model.weights import resolve_encoder
+from morph_core.settings import PROJECT_ROOT
 from morph_core.training.config import PretrainConfig
 
 logger = logging.getLogger("morph_core")
@@ -95,7 +100,67 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--device", default="cpu", help="cpu, or cuda where there is one")
     t.set_defaults(func=_pretrain)
+
+    v = sub.add_parser("serve", help="run the dashboard (local, or a public demo)")
+    v.add_argument(
+        "--public", action="store_true", help="public demo mode (MORPH_MODE=public)"
+    )
+    v.add_argument("--address", default="127.0.0.1", help="bind address")
+    v.add_argument("--port", type=int, default=8501)
+    v.add_argument("--headless", action="store_true", help="do not open a browser")
+    v.add_argument(
+        "--allow-root", action="store_true", help="serve a public demo as root"
+    )
+    v.set_defaults(func=_serve)
+
+    a = sub.add_parser("admin-secret", help="hash an admin secret for secrets.toml")
+    a.set_defaults(func=_admin_secret)
     return parser
+
+
+def serve_command(
+    public: bool, address: str, port: int, headless: bool = True
+) -> list[str]:
+    """The ``streamlit run`` command line of the dashboard: errors in full and
+    20 MB uploads locally; for a public demo no error details (errors are logged
+    with an id), uploads capped by the policy, XSRF protection on."""
+    limits = (PUBLIC_LIMITS if public else LOCAL_LIMITS).upload_bytes
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "Home.py"),
+        f"--server.headless={str(headless).lower()}",
+        f"--server.address={address}",
+        f"--server.port={port}",
+        f"--server.maxUploadSize={max(1, limits // 2**20)}",
+        "--server.enableXsrfProtection=true",
+        "--server.enableCORS=true",
+        f"--client.showErrorDetails={'none' if public else 'full'}",
+        "--browser.gatherUsageStats=false",
+    ]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.public and os.geteuid() == 0 and not args.allow_root:
+        raise MorphCoreError(
+            "a public demo should not run as root: start it as an unprivileged "
+            "user (see README, Hosting a public demo), or pass --allow-root"
+        )
+    env = os.environ | {"MORPH_MODE": "public" if args.public else "local"}
+    if args.workspace:
+        env["MORPH_WORKSPACE"] = str(args.workspace.resolve())
+    headless = args.public or args.headless
+    command = serve_command(args.public, args.address, args.port, headless)
+    os.execve(sys.executable, command, env)
+
+
+def _admin_secret(args: argparse.Namespace) -> int:
+    secret = getpass.getpass("Admin secret (12 characters or more): ")
+    print(f'admin_secret_hash = "{hash_secret(secret)}"')
+    print("# put this line in .streamlit/secrets.toml on the server", file=sys.stderr)
+    return 0
 
 
 def _pretrain(args: argparse.Namespace) -> int:

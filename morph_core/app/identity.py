@@ -20,14 +20,20 @@ from morph_core.access import Visitor
 log = logging.getLogger("morph_core")
 
 
-def visitor() -> Visitor:
-    """This session's visitor; the key is put in the URL on every run."""
-    key = st.session_state.get("visitor.key")
-    if key is None:
+def start() -> None:
+    """Take the visitor's key and name from the URL (or a new key) when the
+    session starts; call before the name widget is drawn."""
+    if "visitor.key" not in st.session_state:
         given = st.query_params.get("visitor")
         key = given if access.is_key(given) else access.new_key()
         st.session_state["visitor.key"] = key
         st.session_state.setdefault("visitor.name", st.query_params.get("name", ""))
+
+
+def visitor() -> Visitor:
+    """This session's visitor; the key is put in the URL on every run."""
+    start()
+    key = st.session_state["visitor.key"]
     if st.query_params.get("visitor") != key:
         st.query_params["visitor"] = key
     name = " ".join(str(st.session_state.get("visitor.name", "")).split())[:40]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,26 +14,54 @@ import pytest
 from tests.browser.harness import chromium_available, launch_chromium, start_streamlit
 
 
-@pytest.fixture(scope="module")
-def server(
-    prepared_root: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """``streamlit run Home.py`` on 127.0.0.1 with a private copy of the tiny sky."""
-    root = tmp_path_factory.mktemp("browser") / "workspace"
+@dataclass
+class Served:
+    """A running dashboard: its URL and its workspace root."""
+
+    url: str
+    root: Path
+
+
+@contextmanager
+def _serve(prepared_root: Path, folder: Path, **env: str) -> Iterator[Served]:
+    root = folder / "workspace"
     shutil.copytree(prepared_root, root)
     process, url = start_streamlit(
         {
             "MORPH_WORKSPACE": str(root),
             "MORPH_MANIFEST": str(prepared_root.parent / "manifest.yaml"),
+            **env,
         }
     )
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        yield Served(url, root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def served(prepared_root: Path, tmp_path_factory) -> Iterator[Served]:
+    """The dashboard (local mode) on 127.0.0.1 with a private copy of the tiny sky."""
+    with _serve(prepared_root, tmp_path_factory.mktemp("browser")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(served: Served) -> str:
+    return served.url
+
+
+@pytest.fixture(scope="module")
+def public_served(prepared_root: Path, tmp_path_factory) -> Iterator[Served]:
+    """The dashboard as a public demo (MORPH_MODE=public), its own tiny sky."""
+    folder = tmp_path_factory.mktemp("public")
+    with _serve(prepared_root, folder, MORPH_MODE="public") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from morph_core.cli import serve_command
 from morph_core.settings import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,26 +27,14 @@ CHROMIUM_ARGS = [
 def start_streamlit(
     env: dict[str, str], timeout_s: float = 90
 ) -> tuple[subprocess.Popen, str]:
-    """``streamlit run Home.py`` headless on a free 127.0.0.1 port; waits for health."""
+    """The dashboard as ``python -m morph_core serve`` starts it (public when
+    ``env`` sets MORPH_MODE=public), on a free 127.0.0.1 port; waits for health."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    public = env.get("MORPH_MODE") == "public"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "Home.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        serve_command(public, "127.0.0.1", port),
         cwd=PROJECT_ROOT,
         env=os.environ | env,
         stdout=subprocess.PIPE,

@@ -1,7 +1,14 @@
-"""Rate by click and by key in a real browser; reload; the ratings are still there."""
+"""The rater in a real browser: clicks and keys, reloads, double clicks, two tabs
+of one rater, and ten raters at once, every click checked against the store."""
+
+import random
+import time
 
 import pytest
 from playwright.sync_api import expect
+
+from morph_core.dataset import open_dataset
+from tests.browser import crowd
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect.set_options(timeout=60_000)
@@ -11,23 +18,100 @@ def _count(page):
     return page.get_by_test_id("stMetricValue").first
 
 
-def test_rate_by_click_and_key_then_reload(server, page):
-    page.goto(f"{server}/anomaly_rater?rater=eve")
+def _cards(page):
+    return page.locator(".card")
+
+
+def _button(page, index: int, rating: int):
+    return _cards(page).nth(index).locator(f'button.rate[data-rating="{rating}"]')
+
+
+def _name(page):
+    return page.get_by_role("textbox", name="Your name")
+
+
+def _store(served):
+    return open_dataset("synthetic", served.root).rating_store()
+
+
+def test_rate_by_click_and_key_then_reload(served, page):
+    page.goto(f"{served.url}/anomaly_rater")
     expect(page.get_by_role("heading", name="Anomaly rater")).to_be_visible()
     expect(_count(page)).to_have_text("0")
-    page.locator(".st-key-rater-rate_0_5 button").click()
+    _name(page).fill("eve")
+    _name(page).press("Enter")
+    first = _cards(page).first.get_attribute("data-galaxy-id")
+    _button(page, 0, 5).click()
     expect(_count(page)).to_have_text("1")
-    # keys work once the shortcuts' iframe has registered them on the page
-    page.wait_for_function(
-        "() => (window.__streamlitShortcutsMap || {})['rater-quick_3'] !== undefined"
-    )
     page.locator("body").press("3")
     expect(_count(page)).to_have_text("2")
     page.locator("body").press("u")
     expect(_count(page)).to_have_text("1")
+    key = page.url.split("visitor=")[1].split("&")[0]
+    assert _store(served).ratings(key)["galaxy_id"].tolist() == [first]
     page.reload()
     expect(page.get_by_role("heading", name="Anomaly rater")).to_be_visible()
     expect(_count(page)).to_have_text("1")
-    expect(
-        page.get_by_label("Your name (your ratings are kept under it)")
-    ).to_have_value("eve")
+    expect(_name(page)).to_have_value("eve")
+
+
+def test_a_rapid_double_click_rates_once(served, page):
+    page.goto(f"{served.url}/anomaly_rater")
+    expect(_cards(page)).to_have_count(10)
+    shown = [c.get_attribute("data-galaxy-id") for c in _cards(page).all()]
+    _button(page, 0, 3).click()
+    time.sleep(0.3)
+    _button(page, 0, 4).click(force=True, timeout=2000)  # the card is saving: inert
+    page.locator("body").press("4")  # the key goes to the next card, not this one
+    expect(_count(page)).to_have_text("2")
+    key = page.url.split("visitor=")[1].split("&")[0]
+    ratings = _store(served).ratings(key)
+    assert ratings.values[:, :2].tolist() == [[shown[0], 3], [shown[1], 4]]
+
+
+def test_two_tabs_of_one_rater_never_misplace_a_click(served, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    first = context.new_page()
+    first.goto(f"{served.url}/anomaly_rater")
+    expect(_cards(first)).to_have_count(10)
+    second = context.new_page()
+    second.goto(first.url)  # the same visitor, in another tab
+    expect(_cards(second)).to_have_count(10)
+    old = [c.get_attribute("data-galaxy-id") for c in _cards(second).all()]
+    for _ in range(10):  # the first tab rates the whole batch
+        expect(first.locator(crowd.DESK_CARD).first).to_be_visible()
+        first.locator(crowd.DESK_CARD).first.locator(
+            'button.rate[data-rating="1"]'
+        ).click()
+    expect(_count(first)).to_have_text("10")
+    key = first.url.split("visitor=")[1].split("&")[0]
+    before = len(_store(served).events(key))
+    _button(second, 3, 5).click()  # a click on the stale tab's old batch
+    expect(second.get_by_text("out-of-date page")).to_be_visible()
+    events = _store(served).events(key)
+    assert len(events) == before  # nothing stored, least of all on another galaxy
+    assert set(_store(served).ratings(key)["galaxy_id"]) == set(old)
+    expect(_count(second)).to_have_text("10")
+    now = [c.get_attribute("data-galaxy-id") for c in _cards(second).all()]
+    assert not set(now) & set(old)  # the stale tab now shows the current batch
+    context.close()
+
+
+def test_ten_raters_at_once_every_click_counted_on_its_galaxy(served):
+    async def rater(browser, visit, i):
+        context, page = await crowd.new_visitor(browser, visit)
+        await crowd.open_rater(page, served.url, visit)
+        await crowd.rate(page, visit, 15, random.Random(i), pause_s=0.4)
+        await crowd.exceptions(page, visit)
+        await context.close()
+
+    visits = crowd.crowd(10, rater)
+    store = _store(served)
+    assert len({v.key for v in visits}) == 10
+    for visit in visits:
+        assert not visit.errors
+        stored = store.ratings(visit.key)
+        assert sorted(
+            zip(stored["galaxy_id"], stored["rating"], strict=True)
+        ) == sorted(visit.clicks)
+        assert len(store.events(visit.key)) == 15  # clicks made = events stored
