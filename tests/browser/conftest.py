@@ -58,9 +58,12 @@ def server(served: Served) -> str:
 
 @pytest.fixture(scope="module")
 def public_served(prepared_root: Path, tmp_path_factory) -> Iterator[Served]:
-    """The dashboard as a public demo (MORPH_MODE=public), its own tiny sky."""
+    """The dashboard as a public demo (MORPH_MODE=public), its own tiny sky;
+    runs are queued, not trained (what the tests check is who sees them)."""
     folder = tmp_path_factory.mktemp("public")
-    with _serve(prepared_root, folder, MORPH_MODE="public") as server:
+    with _serve(
+        prepared_root, folder, MORPH_MODE="public", MORPH_RUN_WORKERS="0"
+    ) as server:
         yield server
 
 
