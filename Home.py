@@ -8,6 +8,7 @@ from morph_core import access
 from morph_core.app import actions, cache, identity, routing, widgets
 from morph_core.dataset import folder_entry
 from morph_core.errors import MorphCoreError
+from morph_core.runs.background import preparing
 
 st.set_page_config(
     page_title="Galaxy morphology tools", page_icon=":material/blur_on:", layout="wide"
@@ -45,8 +46,15 @@ def home() -> None:
 
 def _offer_prepare(dataset: str) -> None:
     entry = cache.entry(dataset)
+    if preparing(cache.dataset(dataset)):
+        st.subheader(f"{dataset} is being prepared")
+        _prepare_progress(dataset)
+        return
     st.subheader(f"{dataset} is not prepared yet")
     st.write(entry.description or "")
+    last = cache.dataset(dataset).progress()
+    if last and last.get("state") == "failed":
+        st.warning(widgets.plain(f"The last prepare failed: {last.get('error')}"))
     st.write(
         "Preparing reads the catalogue, passes each image once through the CNN, "
         "then fits PCA, UMAP and the anomaly baseline's ellipses. The demo sky "
@@ -66,6 +74,21 @@ def _offer_prepare(dataset: str) -> None:
             f"Prepared {result.n_galaxies} galaxies ({len(result.skipped)} skipped)."
         )
         st.rerun()
+
+
+@st.fragment(run_every=2.0)
+def _prepare_progress(dataset: str) -> None:
+    """The background prepare's progress, redrawn every 2 s; the page reloads
+    when it is done."""
+    record = preparing(cache.dataset(dataset))
+    if record is None:
+        st.rerun()
+    stage, done, total = record["stage"], record["done"], record["total"]
+    st.progress(record.get("fraction", 0.0), text=f"{stage}: {done:,} of {total:,}")
+    st.caption(
+        "Rendering and embedding the demo sky, then PCA, UMAP and the ellipse fits: "
+        "a few minutes on two cores, once. The tools open when it is done."
+    )
 
 
 def _show_prepared(dataset: str, summary: dict) -> None:

@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make run    build everything, prepare the demo sky, open the dashboard
+#   make run    build everything, open the dashboard, prepare the demo sky
 #   make test   lint and the whole test suite (what .ci/run calls)
 # While editing, `make test-fast` skips the slow tests (worker processes, browsers).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -23,7 +23,7 @@ install-dev: $(VENV)/.installed-dev
 prepare: install
 	$(BIN)/python -m morph_core prepare
 
-run: prepare
+run: install  # the dashboard opens at once; the demo sky prepares in the background
 	$(BIN)/python -m morph_core serve
 
 test: install-dev

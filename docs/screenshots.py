@@ -47,10 +47,11 @@ def main() -> None:
             page.wait_for_timeout(3000)
             page.screenshot(path=OUT / "tag_similarity.png", full_page=True)
 
-            page.goto(f"{url}/anomaly_rater?rater=screenshot")
+            page.goto(f"{url}/anomaly_rater?name=screenshot")
             expect(page.get_by_text("Rate these")).to_be_visible(timeout=60_000)
-            for key in ("rater-rate_0_5", "rater-rate_0_0", "rater-rate_0_4"):
-                page.locator(f".st-key-{key} button").click()
+            for rating in (5, 0, 4):
+                card = page.locator(".card:not(.busy)").first
+                card.locator(f'button.rate[data-rating="{rating}"]').click()
                 page.wait_for_timeout(2500)
             page.screenshot(path=OUT / "anomaly_rater.png", full_page=True)
 

@@ -25,6 +25,7 @@ from morph_core.dataset import (
 )
 from morph_core.errors import MorphCoreError
 from morph_core.model.weights import resolve_encoder
+from morph_core.runs.background import prepare_in_background
 from morph_core.settings import PROJECT_ROOT
 from morph_core.training.config import PretrainConfig
 
@@ -151,6 +152,9 @@ def _serve(args: argparse.Namespace) -> int:
     env = os.environ | {"MORPH_MODE": "public" if args.public else "local"}
     if args.workspace:
         env["MORPH_WORKSPACE"] = str(args.workspace.resolve())
+    default = open_dataset(load_manifest().default_dataset, args.workspace)
+    if not args.public and prepare_in_background(default):
+        print(f"Preparing {default.name!r} in the background: Home shows how far.")
     headless = args.public or args.headless
     command = serve_command(args.public, args.address, args.port, headless)
     os.execve(sys.executable, command, env)

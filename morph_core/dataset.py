@@ -60,6 +60,7 @@ PREPARED = "prepare.json"
 RATINGS = "ratings.sqlite"
 RUNS = "runs"
 PREDICTIONS = "predictions"
+PROGRESS = ".progress"  # beside the datasets: <root>/.progress/<name>.json
 UMAP_DEFAULT = (15, 0.1)  # n_neighbors, min_dist: umap-learn's defaults, Walmsley+22
 
 
@@ -184,6 +185,16 @@ class PreparedDataset:
         """The entry the dataset was last prepared from, if any."""
         record = self.workspace.read_json(SOURCE)
         return DatasetEntry.model_validate(record) if record is not None else None
+
+    def progress(self) -> dict[str, Any] | None:
+        """The newest prepare's progress (``state`` running, finished or failed;
+        ``stage``, ``done``, ``total``, ``pid``; ``error`` when failed), kept
+        beside the dataset's folder so that a failed first prepare, which
+        leaves no folder, still says why. ``None`` when never prepared here."""
+        return Workspace(self.path.parent / PROGRESS).read_json(f"{self.name}.json")
+
+    def write_progress(self, record: dict[str, Any]) -> None:
+        Workspace(self.path.parent / PROGRESS).write_json(f"{self.name}.json", record)
 
     def save_source(self, entry: DatasetEntry) -> None:
         """Record the entry the dataset is prepared from (written when it changes)."""

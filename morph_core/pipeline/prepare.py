@@ -7,6 +7,7 @@ own record, and keeps the dataset's version (the app's cache key).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from morph_core import access
 from morph_core.access import OPERATOR, Visitor
 from morph_core.data.manifest import DatasetEntry
 from morph_core.dataset import PREPARED, PreparedDataset, check_name_free, digest
+from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.catalog import CatalogStage, CheckStage
 from morph_core.pipeline.ellipse import EllipseStage
@@ -106,13 +108,23 @@ def prepare(
     fresh = not dataset.path.exists()
     try:
         with dataset.workspace.lock():
-            return _Prepare(dataset, progress).run(
+            summary = _Prepare(dataset, progress).run(
                 entry, spec, limit, batch_size, num_workers, random_state
             )
-    except BaseException:
+    except BaseException as error:
         if fresh:
             shutil.rmtree(dataset.path, ignore_errors=True)
+        reason = str(error) if isinstance(error, MorphCoreError) else "see the log"
+        _record(dataset, state="failed", error=reason)
         raise
+    _record(dataset, state="finished", stage=STAGES[-1], done=1, total=1)
+    return summary
+
+
+def _record(dataset: PreparedDataset, **fields) -> None:
+    """The prepare's progress record (see :meth:`PreparedDataset.progress`)."""
+    record = {"pid": os.getpid(), "updated_at": time.time(), **fields}
+    dataset.write_progress(record)
 
 
 class _Prepare:
@@ -120,16 +132,31 @@ class _Prepare:
 
     def __init__(self, dataset: PreparedDataset, progress: StageProgressFn | None):
         self.dataset = dataset
-        self.progress = progress
+        self.outer = progress
         self.seconds: dict[str, float] = {}
+        self.last_record = 0.0
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """Tell the caller, and record it for Home (at most once a second)."""
+        if self.outer is not None:
+            self.outer(stage, done, total)
+        if time.monotonic() - self.last_record > 1 or done >= total:
+            self.last_record = time.monotonic()
+            fraction = (STAGES.index(stage) + done / max(total, 1)) / len(STAGES)
+            _record(
+                self.dataset,
+                state="running",
+                stage=stage,
+                done=done,
+                total=total,
+                fraction=round(min(fraction, 1.0), 4),
+            )
 
     def timed(self, stage: str, work: Callable[[ProgressFn | None], T]) -> T:
         """``work(progress)`` with this stage's progress and wall time recorded."""
         start = time.perf_counter()
-        outer = self.progress
-        result = work(
-            (lambda done, total: outer(stage, done, total)) if outer else None
-        )
+        self.progress(stage, 0, 1)
+        result = work(lambda done, total: self.progress(stage, done, total))
         self.seconds[stage] = round(time.perf_counter() - start, 2)
         return result
 

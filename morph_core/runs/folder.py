@@ -82,20 +82,26 @@ class RunFolder:
         return (self.path / "stop").exists() or not self.exists()
 
     def _alive(self, pid: int | None) -> bool:
-        if not pid:
-            return False
-        try:
-            os.kill(int(pid), 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        try:  # the pid may have been reused by another program
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            return True
-        if WORKER_MODULE not in cmdline or str(self.path) not in cmdline:
-            return False
-        stat = Path(f"/proc/{pid}/stat").read_text().split()
-        return stat[2] != "Z"  # a zombie has finished
+        return process_alive(pid, WORKER_MODULE, str(self.path))
+
+
+def process_alive(pid: int | None, *markers: str) -> bool:
+    """Whether process ``pid`` runs and its command line holds every marker (a
+    pid may have been reused by another program); a zombie has finished."""
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return True
+    if not all(marker in cmdline for marker in markers):
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text().split()
+    return stat[2] != "Z"
 
 
 def now() -> str:

@@ -101,7 +101,8 @@ def submit(
     balanced_split(labels, config.n_per_class, config.seed)
     if encoder is None:
         encoder = resolve_encoder(init, load_manifest(), dataset.encoder_spec())
-    run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    created = datetime.now(UTC)
+    run_id = created.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = RunFolder(dataset.run_folder(run_id))
     with queue_lock(dataset):
         if not counted:
@@ -119,7 +120,7 @@ def submit(
                 "sweep": sweep,
                 "owner": visitor.key,
                 "owner_name": visitor.name,
-                "created_at": now(),
+                "created_at": created.isoformat(timespec="microseconds"),
             }
         )
         folder.write_status({"state": "queued"})
@@ -172,7 +173,9 @@ def start_queued(dataset: PreparedDataset) -> list[str]:
         running = runs[runs["state"] == "running"]
         busy = set(running["owner"])
         last_start = _last_starts(dataset, runs)
-        queued = runs[runs["state"] == "queued"].sort_values("created_at")
+        queued = runs[runs["state"] == "queued"].sort_values(
+            "created_at", kind="stable"
+        )
         slots = run_workers() - len(running)
         while slots > 0 and len(queued):
             free = queued[~queued["owner"].isin(busy)]

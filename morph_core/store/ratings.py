@@ -115,23 +115,16 @@ class RatingStore:
     def __init__(self, path: Path, known_ids=None):
         self.path = Path(path)
         self.known_ids = frozenset(known_ids) if known_ids is not None else None
+        self._ready = False
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.executescript(_SCHEMA)
-            have = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
-            for column, kind in _COLUMNS.items():
-                if column not in have:
-                    connection.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
-            connection.execute(
-                "CREATE UNIQUE INDEX IF NOT EXISTS events_click ON events (click_id) "
-                "WHERE click_id IS NOT NULL"
-            )
+            connection.execute("PRAGMA synchronous=FULL")  # committed = on disk
+            if not self._ready:
+                self._set_up(connection)
         except sqlite3.DatabaseError as e:
             raise MorphCoreError(
                 f"the ratings file of {self.path.parent.name!r} cannot be opened "
@@ -144,6 +137,28 @@ class RatingStore:
             raise MorphCoreError(f"the ratings file is busy or locked: {e}") from e
         finally:
             connection.close()
+
+    def _set_up(self, connection: sqlite3.Connection) -> None:
+        """Create or update the schema, once per store object (one transaction)."""
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            have = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+            for column, kind in _COLUMNS.items():
+                if column not in have:
+                    connection.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
+            connection.execute(
+                "CREATE UNIQUE INDEX IF NOT EXISTS events_click ON events (click_id) "
+                "WHERE click_id IS NOT NULL"
+            )
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        self._ready = True
 
     # -- raters -------------------------------------------------------------------
 

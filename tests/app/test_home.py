@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from streamlit.testing.v1 import AppTest
 
 from morph_core.data.manifest import load_manifest
@@ -80,3 +83,34 @@ def test_own_images_prepare_and_become_the_dataset(prepared_env, image_folder):
     assert not at.exception
     assert at.selectbox(key="dataset").value == "mine"
     assert _metrics(at)["Skipped"] == "5"
+
+
+def test_a_prepare_in_the_background_shows_its_progress(env):
+    stand_in = subprocess.Popen(  # a live process with morph_core in its command
+        [sys.executable, "-c", "import time; time.sleep(60)", "morph_core"]
+    )
+    try:
+        ds = open_dataset("synthetic", env)
+        ds.write_progress(
+            {
+                "state": "running",
+                "stage": "embed",
+                "done": 3000,
+                "total": 12026,
+                "fraction": 0.4,
+                "pid": stand_in.pid,
+            }
+        )
+        at = _run()
+        assert any("is being prepared" in s.value for s in at.subheader)
+        assert "home.prepare" not in [b.key for b in at.button]
+        assert "embed: 3,000 of 12,026" in at.get("progress")[0].proto.text
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    ds.write_progress({"state": "failed", "error": "disk full", "pid": stand_in.pid})
+    at = _run()
+    assert any("not prepared yet" in s.value for s in at.subheader)
+    assert any(
+        "The last prepare failed: disk full" in text(w.value) for w in at.warning
+    )

@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,6 +10,7 @@ from morph_core.dataset import folder_entry, open_dataset, own_datasets
 from morph_core.errors import CatalogError, MorphCoreError
 from morph_core.model.weights import resolve_encoder
 from morph_core.pipeline.prepare import STAGES, prepare
+from morph_core.runs.background import prepare_in_background, preparing
 
 
 @pytest.fixture
@@ -216,3 +219,20 @@ def test_a_failed_first_prepare_leaves_nothing_behind(setup, tmp_path):
         prepare(folder_entry("attempt", folder), open_dataset("attempt", root), spec)
     assert not (root / "attempt").exists()
     assert "attempt" not in own_datasets(root)
+
+
+@pytest.mark.slow
+def test_a_background_prepare_records_its_progress(env):
+    ds = open_dataset("synthetic", env)
+    assert prepare_in_background(ds)
+    assert not prepare_in_background(ds)  # one at a time
+    seen = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not ds.is_prepared:
+        record = preparing(ds)
+        if record:
+            seen.add(record["stage"])
+        time.sleep(0.2)
+    assert ds.is_prepared and ds.progress()["state"] == "finished"
+    assert {"catalog", "embed"} <= seen
+    assert preparing(ds) is None and not prepare_in_background(ds)
