@@ -6,9 +6,10 @@ without its images, to a temporary workspace; nothing of the real one changes).
 
 The server starts as ``python -m morph_core serve --public`` on 127.0.0.1 with
 one fine-tune worker; Debian's chromium holds one context per visitor (at nice
-10, so the browsers, which share the two cores with the server here, yield to
-it). Each visitor: Home -> explorer lasso -> similarity by tag -> by upload ->
-``--ratings`` ratings (0.2-1.2 s apart, as a person clicks) -> every third
+10: the browsers share this machine's two cores with the server, which comes
+first, so the times include their rendering on busy cores). Each visitor:
+Home -> explorer lasso -> similarity by tag -> by upload -> ``--ratings``
+ratings (0-1 s apart, as a person clicks) -> every third
 visitor starts one head-only fine-tune run (4 labels per class). Per action:
 p50/p95 seconds from the click to the settled page (the new content shown and
 the script run finished); errors shown; ratings lost or misattributed (every
@@ -131,6 +132,11 @@ async def _timed(visit, action: str, work) -> None:
     start = time.perf_counter()
     await work
     visit.timed(action, time.perf_counter() - start)
+    print(
+        f"{time.strftime('%X')} {visit.key[:4] or '----'} {action} "
+        f"{time.perf_counter() - start:.1f} s",
+        flush=True,
+    )
 
 
 async def _home(page, url: str) -> None:
@@ -196,7 +202,8 @@ def _upload_image(dataset: str) -> Path:
 
 def _renice_browsers() -> None:
     """Lower the priority of chromium's processes (the load generator, which
-    shares this machine's two cores with the server under test)."""
+    shares this machine's two cores with the server under test): at nice 10
+    they yield the CPU whenever the server needs it."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -212,11 +219,12 @@ def _renice_browsers() -> None:
 
 
 class ServerMeter(threading.Thread):
-    """Samples the server process's RSS and CPU time every 0.5 s."""
+    """Samples the server process's RSS and CPU time every 0.5 s, and the CPU
+    time of the browsers (the load generator) beside it."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
-        self.pid, self.rss_mib, self.cpu = pid, [], []
+        self.pid, self.rss_mib, self.cpu, self.browsers = pid, [], [], []
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -233,18 +241,35 @@ class ServerMeter(threading.Thread):
                 if line.startswith("VmRSS")
             )
             self.rss_mib.append(rss_kib / 1024)
-            self.cpu.append((time.monotonic(), (int(stat[13]) + int(stat[14])) / ticks))
+            now = time.monotonic()
+            self.cpu.append((now, (int(stat[13]) + int(stat[14])) / ticks))
+            self.browsers.append((now, _browser_cpu_s(ticks)))
 
     def stop(self) -> None:
         self.halt.set()
         self.join(timeout=5)
 
-    def cores(self) -> float:
-        """Mean cores used over the run."""
-        if len(self.cpu) < 2:
+    def cores(self, browsers: bool = False) -> float:
+        """Mean cores used over the run by the server (or by the browsers)."""
+        samples = self.browsers if browsers else self.cpu
+        if len(samples) < 2:
             return float("nan")
-        (t0, c0), (t1, c1) = self.cpu[0], self.cpu[-1]
+        (t0, c0), (t1, c1) = samples[0], samples[-1]
         return (c1 - c0) / (t1 - t0)
+
+
+def _browser_cpu_s(ticks: int) -> float:
+    """CPU seconds used so far by the running chromium processes."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if b"chromium" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    stat = Path(f"/proc/{pid}/stat").read_text().split()
+                    total += int(stat[13]) + int(stat[14])
+            except OSError:
+                continue
+    return total / ticks
 
 
 def _wait_for_runs(path: Path, deadline_s: float):
@@ -303,6 +328,7 @@ def _summarise(visits, runs, meter, wall, path: Path, args) -> dict:
         "finetune_done_within_s_max": round(max(done, default=float("nan")), 1),
         "server_rss_peak_mib": round(max(meter.rss_mib, default=float("nan"))),
         "server_cpu_cores_mean": round(meter.cores(), 2),
+        "browsers_cpu_cores_mean": round(meter.cores(browsers=True), 2),
         "goals": {
             "p95_s": GOALS,
             "server_rss_peak_mib": RSS_GOAL_MIB,
@@ -341,7 +367,8 @@ def _table(r: dict) -> str:
             f"Errors shown: {r['errors']}. Clicks: {r['clicks']}; ratings lost "
             f"{r['ratings_lost']}, misattributed {r['ratings_misattributed']}. "
             f"Server peak RSS {r['server_rss_peak_mib']} MiB (goal < "
-            f"{RSS_GOAL_MIB}), mean CPU {r['server_cpu_cores_mean']} cores. "
+            f"{RSS_GOAL_MIB}), mean CPU {r['server_cpu_cores_mean']} cores (the "
+            f"browsers driving it: {r['browsers_cpu_cores_mean']} cores). "
             f"Fine-tune runs: {r['finetune_runs']} {r['finetune_states']}, longest "
             f"queue wait {r['finetune_queue_wait_s_max']} s, slowest submit-to-finish "
             f"{r['finetune_done_within_s_max']} s (goal < {RUN_GOAL_S}).",

@@ -63,32 +63,51 @@ def _act(action, *args) -> None:
         st.session_state["rater.notices"] = [str(e)]
 
 
-try:
-    retrain = st.session_state.pop("rater.retrain", False)
-    if retrain:
-        cache.limiter().check(visitor, "refit")
-    state = cache.rater(dataset, visitor.key, start, feature_set, retrain)
-except MorphCoreError as e:
-    st.error(widgets.plain(e))
-    st.stop()
-for notice in dict.fromkeys(st.session_state.pop("rater.notices", [])):
-    st.warning(widgets.plain(notice))
-catalog = cache.catalog(dataset).set_index("galaxy_id", drop=False)
-batch = state.batch
-st.subheader(f"Rate these {len(batch.remaining)} galaxies")
-st.caption(f"Why these: {state.model.proposal.reason}.")
-rating_desk(batch.batch_id, batch.remaining, catalog["file"], _save)
+def _state():
+    """The rater's batch and model; a message and a stop when they cannot be had."""
+    try:
+        retrain = st.session_state.pop("rater.retrain", False)
+        if retrain:
+            cache.limiter().check(visitor, "refit")
+        return cache.rater(dataset, visitor.key, start, feature_set, retrain)
+    except MorphCoreError as e:
+        st.error(widgets.plain(e))
+        st.stop()
 
-with st.expander("What the model believes"):
-    st.write(
-        "For each galaxy of this batch: the rating the Gaussian process predicts, "
-        "its uncertainty, and the expected improvement that chose it (fitted once "
-        "for the batch, on your ratings before it)."
-    )
-    st.dataframe(state.model.beliefs(batch.remaining), hide_index=True)
+
+@st.fragment
+def _desk() -> None:
+    """The batch and its clicks: a click reruns only this part of the page; a
+    new batch (a new model) redraws the whole page once."""
+    state = _state()
+    if state.batch.batch_id != st.session_state.get("rater.page_batch"):
+        if st.session_state.get("rater.page_batch") is not None:
+            st.session_state["rater.page_batch"] = state.batch.batch_id
+            st.rerun()  # the sidebar's ranking, map and top 50 follow the new model
+        st.session_state["rater.page_batch"] = state.batch.batch_id
+    for notice in dict.fromkeys(st.session_state.pop("rater.notices", [])):
+        st.warning(widgets.plain(notice))
+    batch = state.batch
+    cols = st.columns([3, 1])
+    cols[0].subheader(f"Rate these {len(batch.remaining)} galaxies")
+    cols[1].metric("Your ratings", store.count(visitor.key))
+    st.caption(f"Why these: {state.model.proposal.reason}.")
+    rating_desk(batch.batch_id, batch.remaining, catalog["file"], _save)
+    with st.expander("What the model believes"):
+        st.write(
+            "For each galaxy of this batch: the rating the Gaussian process "
+            "predicts, its uncertainty, and the expected improvement that chose it "
+            "(fitted once for the batch, on your ratings before it)."
+        )
+        st.dataframe(state.model.beliefs(batch.remaining), hide_index=True)
+
+
+catalog = cache.catalog(dataset).set_index("galaxy_id", drop=False)
+st.session_state["rater.page_batch"] = None  # a full run draws the sidebar anyway
+_desk()
+state = _state()
 
 with st.sidebar:
-    st.metric("Your ratings", store.count(visitor.key))
     st.button(
         "Retrain now",
         key="rater.retrain_button",
@@ -118,10 +137,13 @@ with st.sidebar:
             mime="text/csv",
             on_click="ignore",
         )
-    with st.expander("Top 50 by predicted interest"):
+    # drawn on request: 50 thumbnails and a map of every galaxy, redrawn with
+    # each new batch, cost more than the batch itself
+    if st.toggle("Top 50 and the map of predicted interest", key="rater.extras"):
         top = catalog.loc[state.model.ranking["galaxy_id"].head(50)]
         widgets.gallery(top.reset_index(drop=True), dataset, columns=3)
-    embedding = cache.umap(dataset, *UMAP_DEFAULT)
-    if embedding is not None:
-        figure = interest_map(cache.catalog(dataset), state.model.ranking, embedding)
-        st.plotly_chart(figure, key="rater.map")
+        embedding = cache.umap(dataset, *UMAP_DEFAULT)
+        if embedding is not None:
+            plain_catalog = catalog.reset_index(drop=True)
+            figure = interest_map(plain_catalog, state.model.ranking, embedding)
+            st.plotly_chart(figure, key="rater.map")

@@ -6,7 +6,8 @@ function clickId() {
 
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
-  const desk = (window.__morphDesk = window.__morphDesk || { pending: [], focus: 0 });
+  const desk = (window.__morphDesk =
+    window.__morphDesk || { pending: [], focus: 0, images: new Map() });
   const acked = new Set(data.acked);
   desk.pending = desk.pending.filter((c) => !acked.has(c.click_id));
   if (desk.batch !== data.batch_id) {
@@ -14,6 +15,9 @@ export default function (component) {
     desk.focus = 0;
   }
   const cards = data.cards;
+  for (const card of cards) {  // images come once; later renders send ids only
+    if (card.image) desk.images.set(card.galaxy_id, card.image);
+  }
   const busy = () =>
     new Set(desk.pending.filter((c) => c.batch_id === data.batch_id).map((c) => c.galaxy_id));
 
@@ -64,7 +68,7 @@ export default function (component) {
       cell.className = "card" + (i === desk.focus ? " focus" : "") + (pending ? " busy" : "");
       cell.dataset.galaxyId = card.galaxy_id;
       const img = document.createElement("img");
-      img.src = card.image;
+      img.src = desk.images.get(card.galaxy_id) || "";
       img.alt = card.galaxy_id;
       img.onclick = () => { desk.focus = i; draw(); };
       const id = document.createElement("div");

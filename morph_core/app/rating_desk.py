@@ -42,6 +42,10 @@ def _image_url(file: str) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _image(file) -> str:
+    return _image_url(str(file))
+
+
 def rating_desk(
     batch_id: str,
     galaxy_ids: list[str],
@@ -49,8 +53,10 @@ def rating_desk(
     on_clicks: Callable[[list], list],
 ) -> None:
     """Show the batch; ``on_clicks(clicks)`` saves what the page sent and returns
-    the ids of the clicks it handled (saved or refused), acknowledged to the page."""
+    the ids of the clicks it handled (saved or refused), acknowledged to the page.
+    Each image is sent once per session: the page keeps it for later renders."""
     acked = st.session_state.setdefault("rater.acked", [])
+    sent = st.session_state.setdefault("rater.sent_images", set())
 
     def handle() -> None:
         value = st.session_state.get("rater.desk") or {}
@@ -63,9 +69,14 @@ def rating_desk(
         data={
             "batch_id": batch_id,
             "cards": [
-                {"galaxy_id": g, "image": _image_url(str(files[g]))} for g in galaxy_ids
+                {
+                    "galaxy_id": g,
+                    "image": None if g in sent else _image_url(str(files[g])),
+                }
+                for g in galaxy_ids
             ],
             "acked": list(acked),
         },
         on_clicks_change=handle,
     )
+    sent.update(galaxy_ids)  # the page keeps them: later renders send ids only

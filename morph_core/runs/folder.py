@@ -105,7 +105,7 @@ def process_alive(pid: int | None, *markers: str) -> bool:
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def seconds_between(started: str | None, finished: str | None) -> float:

@@ -120,7 +120,7 @@ def submit(
                 "sweep": sweep,
                 "owner": visitor.key,
                 "owner_name": visitor.name,
-                "created_at": created.isoformat(timespec="microseconds"),
+                "created_at": created.isoformat(timespec="milliseconds"),
             }
         )
         folder.write_status({"state": "queued"})

@@ -166,3 +166,12 @@ def test_the_baseline_feature_set_gives_its_own_batch(prepared_env):
     send_clicks(at, [click(at, 0, 5)])
     assert _count(at) == "1"
     assert ellipse_file.stat().st_mtime_ns == fitted_at
+
+
+def test_the_top_50_and_the_interest_map_on_request(prepared_env):
+    at = _rater(access.new_key())
+    assert not at.get("plotly_chart") and len(at.get("image")) == 0
+    at.toggle(key="rater.extras").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("image")) == 48  # the tiny sky: all of it is the top 50
