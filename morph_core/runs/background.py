@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 from morph_core.dataset import PreparedDataset
 from morph_core.runs.folder import process_alive
 from morph_core.settings import PROJECT_ROOT
 
 PREPARE_MARKER = "prepare"
+STARTING_S = 30  # how long a new process may take to show its command line
 
 
 def preparing(dataset: PreparedDataset) -> dict | None:
@@ -19,7 +21,11 @@ def preparing(dataset: PreparedDataset) -> dict | None:
     record = dataset.progress()
     if record is None or record.get("state") != "running":
         return None
-    return record if process_alive(record.get("pid"), "morph_core") else None
+    pid = record.get("pid")
+    just_started = time.time() - record.get("updated_at", 0) < STARTING_S
+    if process_alive(pid, "morph_core") or (just_started and process_alive(pid)):
+        return record  # a process just started may not show its command line yet
+    return None
 
 
 def prepare_in_background(dataset: PreparedDataset) -> bool:
