@@ -51,6 +51,7 @@ def prepare_in_background(dataset: PreparedDataset) -> bool:
             "done": 0,
             "total": 1,
             "pid": process.pid,
+            "updated_at": time.time(),
         }
     )
     return True
