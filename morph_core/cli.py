@@ -108,7 +108,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--address", default="127.0.0.1", help="bind address")
     v.add_argument("--port", type=int, default=8501)
-    v.add_argument("--headless", action="store_true", help="do not open a browser")
     v.add_argument(
         "--allow-root", action="store_true", help="serve a public demo as root"
     )
@@ -119,9 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve_command(
-    public: bool, address: str, port: int, headless: bool = True
-) -> list[str]:
+def serve_command(public: bool, address: str, port: int) -> list[str]:
     """The ``streamlit run`` command line of the dashboard: errors in full and
     20 MB uploads locally; for a public demo no error details (errors are logged
     with an id), uploads capped by the policy, XSRF protection on."""
@@ -132,7 +129,7 @@ def serve_command(
         "streamlit",
         "run",
         str(PROJECT_ROOT / "Home.py"),
-        f"--server.headless={str(headless).lower()}",
+        "--server.headless=true",  # no browser to open, no first-run e-mail prompt
         f"--server.address={address}",
         f"--server.port={port}",
         f"--server.maxUploadSize={max(1, limits // 2**20)}",
@@ -155,8 +152,8 @@ def _serve(args: argparse.Namespace) -> int:
     default = open_dataset(load_manifest().default_dataset, args.workspace)
     if not args.public and prepare_in_background(default):
         print(f"Preparing {default.name!r} in the background: Home shows how far.")
-    headless = args.public or args.headless
-    command = serve_command(args.public, args.address, args.port, headless)
+    command = serve_command(args.public, args.address, args.port)
+    print(f"Open http://{args.address}:{args.port} in a browser.", flush=True)
     os.execve(sys.executable, command, env)
 
 
