@@ -1,7 +1,9 @@
+import os
 import subprocess
 import sys
 
-from morph_core.cli import main
+from morph_core.access import check_secret
+from morph_core.cli import main, serve_command
 from morph_core.dataset import open_dataset
 from morph_core.settings import PROJECT_ROOT
 
@@ -74,3 +76,27 @@ def test_bad_generator_settings_are_refused_before_any_work(env, tmp_path, capsy
     assert main(["pretrain", "--galaxies", "-5", "--work", str(work)]) == 2
     assert "n_galaxies must be >= 1" in capsys.readouterr().err
     assert not work.exists()
+
+
+def test_the_public_server_command_hides_errors_and_caps_uploads():
+    public = " ".join(serve_command(True, "0.0.0.0", 8600))
+    local = " ".join(serve_command(False, "127.0.0.1", 8501))
+    assert "--client.showErrorDetails=none" in public
+    assert "--server.maxUploadSize=5" in public and "--server.address=0.0.0.0" in public
+    assert "--server.enableXsrfProtection=true" in public
+    assert "--client.showErrorDetails=full" in local and "maxUploadSize=20" in local
+    assert all("--server.headless=true" in c for c in (public, local))
+
+
+def test_a_public_server_refuses_root_and_the_secret_is_hashed(
+    env, capsys, monkeypatch
+):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert main(["serve", "--public"]) == 2
+    assert "should not run as root" in capsys.readouterr().err
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "a long enough secret")
+    assert main(["admin-secret"]) == 0
+    line = capsys.readouterr().out.strip()
+    stored = line.split('"')[1]
+    assert line.startswith("admin_secret_hash = ") and "a long enough" not in line
+    assert check_secret("a long enough secret", stored)
