@@ -58,7 +58,8 @@ if st.button("Search", type="primary", key="similarity.search"):
         if route == "image":
             if upload is None:
                 raise MorphCoreError("upload an image first")
-            value = cache.embed_upload(dataset, upload.getvalue(), upload.name)
+            with st.spinner("Embedding your image with the CNN…"):
+                value = cache.embed_upload(dataset, upload.getvalue(), upload.name)
         st.session_state["similarity.result"] = similarity.search(
             cache.neighbour_index(dataset),
             catalog,

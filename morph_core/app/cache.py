@@ -28,8 +28,8 @@ from morph_core.dataset import (
     resolve_dataset,
 )
 from morph_core.errors import MorphCoreError
-from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
+from morph_core.runs.embedder import Embedder
 from morph_core.store.ratings import Batch, RatingStore
 from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
@@ -142,21 +142,19 @@ def _pca_model(root: str, name: str, version: str) -> PCAModel:
     return PCAModel.from_arrays(open_dataset(name, Path(root)).pca_arrays())
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the CNN…")
-def _encoder(spec: EncoderSpec):
-    from morph_core.model.encoder import build_encoder  # torch: only for uploads
-
-    return build_encoder(spec)
+@st.cache_resource(show_spinner=False)
+def _embedder() -> Embedder:
+    """The server's one embedding worker (torch lives there, not here)."""
+    return Embedder()
 
 
 def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:
-    """PCA-10 vector of an uploaded image, with the dataset's encoder and PCA.
+    """PCA-10 vector of an uploaded image, with the dataset's encoder (in the
+    embedding worker process) and PCA.
 
     Raises ImageError for a file that is not a usable image or is over the
     policy's upload limits (bytes, pixels, bit depth: checked before decoding).
     """
-    from morph_core.model.encoder import embed_image
-
     ds = dataset(name)
     spec = ds.encoder_spec()
     limits = access.policy().limits
@@ -169,7 +167,7 @@ def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:
         max_bits=limits.upload_bits,
         draft=4 * spec.image_size,
     )
-    features = embed_image(image, _encoder(spec), spec)
+    features = _embedder().embed(image, spec)
     model = _pca_model(_root(), name, ds.version())
     return model.transform(features[None])[0, :PCA_SIMILARITY]
 

@@ -1,0 +1,130 @@
+"""Uploads embedded in one long-lived worker process, so that torch and the CNN
+(about 0.7 GB) stay out of the web server, which serves every visitor.
+
+The server's :class:`Embedder` starts ``python -m morph_core.runs.embedder`` on
+first use and talks to it over its stdin/stdout: a request is a JSON header line
+(the encoder spec) and an ``.npy`` image; the answer a JSON line and the
+features as ``.npy``. One request at a time (a lock); a worker that died is
+started again on the next request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from typing import BinaryIO
+
+import numpy as np
+
+from morph_core.errors import MorphCoreError
+from morph_core.model.spec import EncoderSpec
+from morph_core.settings import PROJECT_ROOT
+
+EMBEDDER_MODULE = "morph_core.runs.embedder"
+
+
+def _send(stream: BinaryIO, header: dict, array: np.ndarray | None) -> None:
+    payload = b""
+    if array is not None:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        payload = buffer.getvalue()
+    stream.write(json.dumps(header | {"bytes": len(payload)}).encode() + b"\n")
+    stream.write(payload)
+    stream.flush()
+
+
+def _receive(stream: BinaryIO) -> tuple[dict, np.ndarray | None]:
+    line = stream.readline()
+    if not line:
+        raise EOFError("the embedder closed its pipe")
+    header = json.loads(line)
+    size = header.get("bytes", 0)
+    data = stream.read(size) if size else b""
+    if len(data) != size:
+        raise EOFError("the embedder's answer was cut short")
+    array = np.load(io.BytesIO(data), allow_pickle=False) if size else None
+    return header, array
+
+
+class Embedder:
+    """The web server's handle on the embedding worker (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def embed(self, image: np.ndarray, spec: EncoderSpec) -> np.ndarray:
+        """Features ``(n_features,)`` of one ``uint8`` image with ``spec``'s CNN.
+
+        Raises
+        ------
+        MorphCoreError
+            The worker failed on this image, or could not be started.
+        """
+        with self._lock:
+            for attempt in range(2):  # a worker that died is started once more
+                process = self._running()
+                try:
+                    _send(process.stdin, {"spec": vars(spec)}, image)
+                    header, features = _receive(process.stdout)
+                    break
+                except (OSError, EOFError, ValueError) as e:
+                    self.close()
+                    if attempt:
+                        raise MorphCoreError(
+                            "the image could not be embedded (the embedding worker "
+                            "stopped); try again"
+                        ) from e
+        if header.get("error"):
+            raise MorphCoreError(header["error"])
+        return features
+
+    def _running(self) -> subprocess.Popen:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", EMBEDDER_MODULE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=PROJECT_ROOT,
+                env=os.environ | {"OMP_NUM_THREADS": "2"},  # a small server's cores
+            )
+        return self._process
+
+    def close(self) -> None:
+        """Stop the worker (it is started again when needed)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """The worker's loop: answer requests until stdin closes."""
+    from morph_core.model.encoder import build_encoder, embed_image
+
+    encoders = {}
+    while True:
+        try:
+            header, image = _receive(stdin)
+        except EOFError:
+            return
+        try:
+            spec = EncoderSpec.from_record(header["spec"])
+            key = spec.fingerprint()
+            if key not in encoders:
+                encoders.clear()  # one CNN in memory at a time
+                encoders[key] = build_encoder(spec)
+            _send(stdout, {}, embed_image(image, encoders[key], spec))
+        except MorphCoreError as e:
+            _send(stdout, {"error": str(e)}, None)
+        except Exception as e:  # noqa: BLE001 - one bad image must not end the worker
+            _send(stdout, {"error": f"the image could not be embedded ({e})"}, None)
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)

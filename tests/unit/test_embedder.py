@@ -1,0 +1,41 @@
+"""Uploads are embedded in a worker process: the same features as in-process, a
+dead worker is started again, a bad request is an error and the worker lives on."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from morph_core.data.manifest import load_manifest
+from morph_core.errors import MorphCoreError
+from morph_core.model.encoder import build_encoder, embed_image
+from morph_core.model.weights import resolve_encoder
+from morph_core.runs.embedder import Embedder
+
+
+@pytest.fixture
+def embedder():
+    handle = Embedder()
+    yield handle
+    handle.close()
+
+
+def test_the_worker_embeds_like_the_server_would(env, embedder):
+    spec = resolve_encoder(None, load_manifest())
+    image = np.random.default_rng(0).integers(0, 255, (80, 80), dtype=np.uint8)
+    expected = embed_image(image, build_encoder(spec), spec)
+    np.testing.assert_allclose(embedder.embed(image, spec), expected, atol=1e-4)
+    embedder._process.kill()  # the worker dies (killed, out of memory)
+    embedder._process.wait()
+    np.testing.assert_allclose(embedder.embed(image, spec), expected, atol=1e-4)
+
+
+def test_a_bad_request_is_a_message_and_the_worker_lives_on(env, embedder):
+    spec = resolve_encoder(None, load_manifest())
+    image = np.zeros((64, 64), dtype=np.uint8)
+    missing = dataclasses.replace(spec, weights="/nowhere/model.safetensors")
+    with pytest.raises(MorphCoreError):
+        embedder.embed(image, missing)
+    process = embedder._process
+    assert embedder.embed(image, spec).shape == (1280,)
+    assert embedder._process is process  # the same worker answered
