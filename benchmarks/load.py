@@ -225,6 +225,7 @@ class ServerMeter(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid, self.rss_mib, self.cpu, self.browsers = pid, [], [], []
+        self.seen: dict[int, int] = {}  # chromium pid -> CPU ticks last read
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -243,7 +244,7 @@ class ServerMeter(threading.Thread):
             self.rss_mib.append(rss_kib / 1024)
             now = time.monotonic()
             self.cpu.append((now, (int(stat[13]) + int(stat[14])) / ticks))
-            self.browsers.append((now, _browser_cpu_s(ticks)))
+            self.browsers.append((now, _browser_cpu_s(ticks, self.seen)))
 
     def stop(self) -> None:
         self.halt.set()
@@ -258,18 +259,18 @@ class ServerMeter(threading.Thread):
         return (c1 - c0) / (t1 - t0)
 
 
-def _browser_cpu_s(ticks: int) -> float:
-    """CPU seconds used so far by the running chromium processes."""
-    total = 0
+def _browser_cpu_s(ticks: int, seen: dict[int, int]) -> float:
+    """CPU seconds used so far by chromium processes, the ones that have exited
+    included (``seen``: each process's last reading, kept between calls)."""
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 if b"chromium" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     stat = Path(f"/proc/{pid}/stat").read_text().split()
-                    total += int(stat[13]) + int(stat[14])
+                    seen[int(pid)] = int(stat[13]) + int(stat[14])
             except OSError:
                 continue
-    return total / ticks
+    return sum(seen.values()) / ticks
 
 
 def _wait_for_runs(path: Path, deadline_s: float):
