@@ -42,10 +42,6 @@ def _image_url(file: str) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _image(file) -> str:
-    return _image_url(str(file))
-
-
 def rating_desk(
     batch_id: str,
     galaxy_ids: list[str],
