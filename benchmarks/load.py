@@ -1,26 +1,33 @@
-"""Load: N strangers at once on one public-mode server, in real browser sessions.
+"""Load: N strangers at once on one public-mode server.
 
-Usage: ``.venv/bin/python benchmarks/load.py [--visitors 20] [--ratings 20]``
-(after ``python -m morph_core prepare``: the demo sky's artefacts are copied,
-without its images, to a temporary workspace; nothing of the real one changes).
+Usage: ``.venv/bin/python benchmarks/load.py [--visitors 20] [--browsers 2]
+[--ratings 20]`` (after ``python -m morph_core prepare``: the demo sky's
+artefacts are copied, without its images, to a temporary workspace; nothing of
+the real one changes).
 
 The server starts as ``python -m morph_core serve --public`` on 127.0.0.1 with
-one fine-tune worker; Debian's chromium holds one context per visitor (at nice
-10: the browsers share this machine's two cores with the server, which comes
-first, so the times include their rendering on busy cores). Each visitor:
-Home -> explorer lasso -> similarity by tag -> by upload -> ``--ratings``
-ratings (0-1 s apart, as a person clicks) -> every third
-visitor starts one head-only fine-tune run (4 labels per class). Per action:
-p50/p95 seconds from the click to the settled page (the new content shown and
-the script run finished); errors shown; ratings lost or misattributed (every
-click against the store, galaxy by galaxy); fine-tune queue waits; the server
-process's peak RSS (workers apart) and CPU. Everything started is stopped.
+one fine-tune worker. ``--browsers`` of the visitors are Debian's chromium
+(one context each, at nice 10); the others speak Streamlit's websocket protocol
+from this process (``benchmarks/wire.py``: what the browser sends, without
+drawing), because 20 chromium contexts on the server's own two cores measure
+mostly the browsers (1.2 cores against the server's 0.1 when tried). Each
+visitor: Home -> explorer lasso -> similarity by tag -> by upload ->
+``--ratings`` ratings (0-1 s apart, not waiting for the server, as a person
+clicks) -> every third visitor starts one head-only fine-tune run (4 labels per
+class). Per action, for all visitors and per kind of client: p50/p95 seconds
+from the click to the settled page (the script run finished and the new content
+there; for a rating, its acknowledgement); errors shown; ratings lost or
+misattributed (every click against the store, galaxy by galaxy); fine-tune
+queue waits; the server process's peak RSS (workers apart) and CPU, and the CPU
+of the load generators. Everything started is stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import os
 import random
 import shutil
@@ -29,11 +36,17 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import parse_qs
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import wire  # noqa: E402
 from benchmarks.report import record  # noqa: E402
 from morph_core.dataset import open_dataset  # noqa: E402
 from morph_core.runs import queue  # noqa: E402
@@ -50,6 +63,9 @@ COLUMN = "smooth-or-featured_smooth_fraction"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visitors", type=int, default=20)
+    parser.add_argument(
+        "--browsers", type=int, default=2, help="of the visitors, in chromium"
+    )
     parser.add_argument("--ratings", type=int, default=20)
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--timeout", type=float, default=1500, help="whole run, s")
@@ -84,17 +100,25 @@ def run(root: Path, args) -> dict:
     meter = ServerMeter(process.pid)
     meter.start()
     upload = _upload_image(args.dataset)
+    n_wire = max(args.visitors - args.browsers, 0)
+    generator = os.times()
     try:
         start = time.perf_counter()
-        visits = crowd.crowd(
-            args.visitors,
-            lambda browser, visit, i: asyncio.wait_for(
-                _visit(browser, visit, i, url, args.ratings, upload),
-                timeout=args.timeout,
-            ),
-            launch_gap_s=0.5,
-        )
+        with ThreadPoolExecutor(1) as thread:
+            browsers = thread.submit(
+                crowd.crowd,
+                args.visitors - n_wire,
+                lambda browser, visit, i: asyncio.wait_for(
+                    _visit(browser, visit, n_wire + i, url, args.ratings, upload),
+                    timeout=args.timeout,
+                ),
+                launch_gap_s=0.5,
+            )
+            wires = asyncio.run(_wire_crowd(n_wire, url, args, upload))
+            visits = wires + browsers.result()
         wall = time.perf_counter() - start
+        used = os.times()
+        generator_s = (used.user - generator.user) + (used.system - generator.system)
         runs = _wait_for_runs(root / args.dataset, deadline_s=RUN_GOAL_S + 120)
     finally:
         meter.stop()
@@ -104,7 +128,151 @@ def run(root: Path, args) -> dict:
         except Exception:  # noqa: BLE001 - make sure it is gone
             process.kill()
         _stop_workers(root)
-    return _summarise(visits, runs, meter, wall, root / args.dataset, args)
+    kinds = ["wire"] * n_wire + ["browser"] * (args.visitors - n_wire)
+    return _summarise(
+        visits, kinds, runs, meter, wall, generator_s, root / args.dataset, args
+    )
+
+
+async def _wire_crowd(n: int, url: str, args, upload: Path) -> list[crowd.Visit]:
+    """``n`` protocol visitors at once, their starts 0.5 s apart."""
+    visits = [crowd.Visit() for _ in range(n)]
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(i * 0.5)
+        tab = wire.Wire(url, timeout_s=120)
+        try:
+            await asyncio.wait_for(
+                _wire_visit(tab, visits[i], i, args.ratings, upload),
+                timeout=args.timeout,
+            )
+        except Exception as error:  # noqa: BLE001 - a failed visit is a result
+            visits[i].errors.append(f"visit: {type(error).__name__}: {error}")
+        finally:
+            visits[i].errors.extend(tab.errors)
+            await tab.close()
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return visits
+
+
+async def _wire_visit(tab, visit, index, n_ratings, upload) -> None:
+    """The scripted visit of :func:`_visit`, over the protocol."""
+    rng = random.Random(index)
+    await _timed(visit, "home", tab.open(""))
+    query = tab.query
+    visit.key = parse_qs(query)["visitor"][0]
+    await _timed(visit, "explorer_lasso", _wire_explorer(tab, query))
+    await _timed(visit, "similarity", _wire_similarity(tab, query))
+    await _timed(visit, "similarity_upload", _wire_upload(tab, upload))
+    await _timed(visit, "open_rater", tab.open("anomaly_rater", query))
+    await _wire_rate(tab, visit, n_ratings, rng, pause_s=1.0)
+    if index % 3 == 0:
+        await _timed(visit, "finetune_submit", _wire_finetune(tab, query))
+
+
+async def _wire_explorer(tab, query: str) -> None:
+    await tab.open("umap_explorer", query)
+    xs, ys = _map_points(json.loads(tab.widget("umap.chart").spec))
+    x0, x1 = float(xs.min()) - 1, float(np.median(xs))
+    y0, y1 = float(ys.min()) - 1, float(ys.max()) + 1
+    lasso = {"x": [x0, x1, x1, x0], "y": [y0, y0, y1, y1]}
+    selection = {"points": [], "point_indices": [], "box": [], "lasso": [lasso]}
+    await tab.set(
+        "umap.chart",
+        string_value=json.dumps({"selection": selection}),
+        until=lambda page: page.has_text("galaxies selected"),
+    )
+
+
+def _map_points(spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y of every point drawn on the map (Plotly sends arrays as
+    base64 typed arrays)."""
+
+    def values(axis) -> np.ndarray:
+        if isinstance(axis, dict):
+            return np.frombuffer(base64.b64decode(axis["bdata"]), axis["dtype"])
+        return np.asarray(axis, float)
+
+    traces = [t for t in spec["data"] if "x" in t]
+    return (
+        np.concatenate([values(t["x"]) for t in traces]),
+        np.concatenate([values(t["y"]) for t in traces]),
+    )
+
+
+async def _wire_similarity(tab, query: str) -> None:
+    await tab.open("tag_similarity", query)
+    await tab.set(
+        "similarity.search",
+        trigger_value=True,
+        until=lambda page: page.has_text("most similar galaxies"),
+    )
+
+
+async def _wire_upload(tab, upload: Path) -> None:
+    await tab.set("similarity.route", string_value="Upload an image")
+    await tab.upload("similarity.upload", upload.name, upload.read_bytes())
+    await tab.set(
+        "similarity.search",
+        trigger_value=True,
+        until=lambda page: page.has_text("the uploaded image"),
+    )
+
+
+async def _wire_rate(tab, visit, n_clicks: int, rng, pause_s: float) -> None:
+    """The desk's JavaScript, as :func:`crowd.rate` clicks it: each click on the
+    first card not saving, every click not yet acknowledged sent again with it."""
+    pending: dict[str, dict] = {}
+    waits = []
+
+    def desk() -> dict:
+        data = tab.page.data["rater.desk"]
+        for click_id in set(data["acked"]) & set(pending):
+            del pending[click_id]
+        return data
+
+    def free_card(data: dict) -> str | None:
+        busy = {c["galaxy_id"] for c in pending.values()}
+        return next(
+            (c["galaxy_id"] for c in data["cards"] if c["galaxy_id"] not in busy),
+            None,
+        )
+
+    for _ in range(n_clicks):
+        await tab.until(lambda page: free_card(desk()) is not None)
+        data = desk()
+        click = {
+            "click_id": uuid.uuid4().hex,
+            "kind": "rate",
+            "batch_id": data["batch_id"],
+            "galaxy_id": free_card(data),
+            "rating": rng.randrange(6),
+        }
+        pending[click["click_id"]] = click
+        visit.clicks.append((click["galaxy_id"], click["rating"]))
+        start = time.perf_counter()
+        await tab.send_trigger("rater.desk", "clicks", list(pending.values()))
+        waits.append(asyncio.create_task(_acked(tab, click["click_id"], start, visit)))
+        await asyncio.sleep(rng.uniform(0, pause_s))
+    await asyncio.gather(*waits)
+
+
+async def _acked(tab, click_id: str, start: float, visit) -> None:
+    await tab.until(lambda page: click_id in page.data["rater.desk"]["acked"])
+    visit.timed("rate", time.perf_counter() - start)
+
+
+async def _wire_finetune(tab, query: str) -> None:
+    await tab.open("finetune_monitor", query)
+    await tab.set("finetune.column", string_value=COLUMN)
+    await tab.set("finetune.n_per_class", double_value=4)
+    await tab.set("finetune.strategy", string_value="head only")
+    await tab.set(
+        "finetune.start",
+        trigger_value=True,
+        until=lambda page: page.has_text("queued."),
+    )
 
 
 async def _visit(browser, visit, index, url, n_ratings, upload) -> None:
@@ -291,7 +459,7 @@ def _stop_workers(root: Path) -> None:
             (path / "stop").touch()
 
 
-def _summarise(visits, runs, meter, wall, path: Path, args) -> dict:
+def _summarise(visits, kinds, runs, meter, wall, generator_s, path: Path, args) -> dict:
     store = open_dataset(path.name, path.parent).rating_store()
     lost = misplaced = 0
     for visit in visits:
@@ -302,8 +470,13 @@ def _summarise(visits, runs, meter, wall, path: Path, args) -> dict:
         clicked = set(visit.clicks)
         lost += len(clicked - saved)
         misplaced += len(saved - clicked)
-    actions = sorted({a for v in visits for a in v.timings})
-    times = {a: [t for v in visits for t in v.timings.get(a, [])] for a in actions}
+    times = _times(visits)
+    by_client = {
+        kind: _percentiles(
+            _times([v for v, k in zip(visits, kinds, strict=True) if k == kind])
+        )
+        for kind in sorted(set(kinds))
+    }
     waits, done = [], []
     for _, run_row in runs.iterrows():
         folder = ds_status(path, run_row["run_id"])
@@ -313,6 +486,7 @@ def _summarise(visits, runs, meter, wall, path: Path, args) -> dict:
         done.append(seconds_between(created, status.get("finished_at")))
     return {
         "visitors": args.visitors,
+        "browsers": kinds.count("browser"),
         "ratings_per_visitor": args.ratings,
         "wall_s": round(wall, 1),
         "errors": sum(len(v.errors) for v in visits),
@@ -320,9 +494,8 @@ def _summarise(visits, runs, meter, wall, path: Path, args) -> dict:
         "clicks": sum(len(v.clicks) for v in visits),
         "ratings_lost": lost,
         "ratings_misattributed": misplaced,
-        "p50_s": {a: round(statistics.median(t), 2) for a, t in times.items()},
-        "p95_s": {a: round(_p95(t), 2) for a, t in times.items()},
-        "n": {a: len(t) for a, t in times.items()},
+        **_percentiles(times),
+        "by_client": by_client,
         "finetune_runs": len(runs),
         "finetune_states": runs["state"].value_counts().to_dict() if len(runs) else {},
         "finetune_queue_wait_s_max": round(max(waits, default=float("nan")), 1),
@@ -330,11 +503,25 @@ def _summarise(visits, runs, meter, wall, path: Path, args) -> dict:
         "server_rss_peak_mib": round(max(meter.rss_mib, default=float("nan"))),
         "server_cpu_cores_mean": round(meter.cores(), 2),
         "browsers_cpu_cores_mean": round(meter.cores(browsers=True), 2),
+        "wire_clients_cpu_cores_mean": round(generator_s / wall, 2),
         "goals": {
             "p95_s": GOALS,
             "server_rss_peak_mib": RSS_GOAL_MIB,
             "finetune_done_within_s": RUN_GOAL_S,
         },
+    }
+
+
+def _times(visits) -> dict[str, list[float]]:
+    actions = sorted({a for v in visits for a in v.timings})
+    return {a: [t for v in visits for t in v.timings.get(a, [])] for a in actions}
+
+
+def _percentiles(times: dict[str, list[float]]) -> dict:
+    return {
+        "p50_s": {a: round(statistics.median(t), 2) for a, t in times.items()},
+        "p95_s": {a: round(_p95(t), 2) for a, t in times.items()},
+        "n": {a: len(t) for a, t in times.items()},
     }
 
 
@@ -348,20 +535,25 @@ def _p95(values: list[float]) -> float:
 
 
 def _table(r: dict) -> str:
+    kinds = list(r["by_client"])
     rows = [
-        "| action | n | p50 s | p95 s | goal p95 s |",
-        "|---|---|---|---|---|",
+        "| action | n | p50 s | p95 s | "
+        + " | ".join(f"p95 s, {k}" for k in kinds)
+        + " | goal p95 s |",
+        "|---|---|---|---|" + "---|" * len(kinds) + "---|",
     ]
     for action in r["p95_s"]:
-        goal = GOALS.get(action, "")
+        per_kind = [str(r["by_client"][k]["p95_s"].get(action, "")) for k in kinds]
         rows.append(
             f"| {action} | {r['n'][action]} | {r['p50_s'][action]} | "
-            f"{r['p95_s'][action]} | {goal} |"
+            f"{r['p95_s'][action]} | {' | '.join(per_kind)} | "
+            f"{GOALS.get(action, '')} |"
         )
     return "\n".join(
         [
-            f"{r['visitors']} visitors at once, public mode, 2 cores "
-            f"(`benchmarks/load.py`, {r['wall_s']} s):",
+            f"{r['visitors']} visitors at once ({r['browsers']} of them in "
+            f"chromium, the others over the websocket protocol), public mode, "
+            f"2 cores (`benchmarks/load.py`, {r['wall_s']} s):",
             "",
             *rows,
             "",
@@ -369,7 +561,8 @@ def _table(r: dict) -> str:
             f"{r['ratings_lost']}, misattributed {r['ratings_misattributed']}. "
             f"Server peak RSS {r['server_rss_peak_mib']} MiB (goal < "
             f"{RSS_GOAL_MIB}), mean CPU {r['server_cpu_cores_mean']} cores (the "
-            f"browsers driving it: {r['browsers_cpu_cores_mean']} cores). "
+            f"load generators beside it: browsers {r['browsers_cpu_cores_mean']}, "
+            f"protocol clients {r['wire_clients_cpu_cores_mean']} cores). "
             f"Fine-tune runs: {r['finetune_runs']} {r['finetune_states']}, longest "
             f"queue wait {r['finetune_queue_wait_s_max']} s, slowest submit-to-finish "
             f"{r['finetune_done_within_s_max']} s (goal < {RUN_GOAL_S}).",

@@ -1,5 +1,7 @@
 """Tag similarity: the galaxies most like a query, by tag, id, position or image."""
 
+from functools import partial
+
 import streamlit as st
 
 from morph_core.app import cache, identity, routing, widgets
@@ -17,6 +19,8 @@ dataset = routing.require_dataset(routing.SIMILARITY)
 catalog = cache.catalog(dataset)
 has_sky = {"ra", "dec"} <= set(catalog.columns) and catalog["ra"].notna().any()
 route, value, upload = widgets.similarity_query(catalog)
+if route == "image":
+    cache.warm_embedder(dataset)  # the CNN loads while the visitor picks a file
 
 cols = st.columns(3)
 k = cols[0].number_input("Neighbours", 1, 100, 7, key="similarity.k")
@@ -90,7 +94,7 @@ if result is not None:
     widgets.gallery(result.neighbours, dataset, details=["distance", *details])
     st.download_button(
         "Download (CSV)",
-        to_csv(result.neighbours),
+        partial(to_csv, result.neighbours),  # written when clicked
         file_name=f"{dataset}_similar.csv",
         mime="text/csv",
         key="similarity.download",

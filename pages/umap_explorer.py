@@ -1,10 +1,11 @@
 """UMAP explorer: the whole survey as a map; select a region and browse it."""
 
+from functools import partial
+
 import streamlit as st
 
 from morph_core import access
 from morph_core.app import actions, cache, identity, routing, widgets
-from morph_core.app.figures import map_figure
 from morph_core.data.export import to_csv
 from morph_core.dataset import UMAP_DEFAULT
 from morph_core.tools import explorer
@@ -63,7 +64,7 @@ def _store_selection() -> None:
 
 
 st.plotly_chart(
-    map_figure(catalog, embedding, colour, hover),
+    cache.map_figure(dataset, n_neighbors, min_dist, colour, hover),
     key="umap.chart",
     on_select=_store_selection,
     selection_mode=("points", "box", "lasso"),
@@ -91,7 +92,7 @@ st.caption(f"Page {page} of {pages}")
 cols = st.columns(2)
 cols[0].download_button(
     "Download the selection (CSV)",
-    to_csv(table),
+    partial(to_csv, table),  # written when clicked, not on every run
     file_name=f"{dataset}_selection.csv",
     mime="text/csv",
     key="umap.download",

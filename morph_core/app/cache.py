@@ -1,8 +1,8 @@
 """Cached loaders of the pages: each artefact read once per dataset version.
 
-Heavy, shared, read-only objects (the similarity index, the CNN, the rating
-store) are ``st.cache_resource``; tables and arrays are ``st.cache_data`` (a copy
-per call). Every wrapper is keyed on cheap values (workspace root, dataset name,
+Heavy, shared, read-only objects (the catalogue, the similarity index, the map,
+the rating store) are ``st.cache_resource``; small tables and arrays are
+``st.cache_data`` (a copy per call). Every wrapper is keyed on cheap values (workspace root, dataset name,
 :meth:`~morph_core.dataset.PreparedDataset.version`), never on the objects, and
 only reads: long work (embedding, UMAP, ellipse fits) is done by prepare.
 """
@@ -19,6 +19,7 @@ import streamlit as st
 
 from morph_core import access, settings
 from morph_core.access import RateLimiter
+from morph_core.app import figures
 from morph_core.data.images import decode_image
 from morph_core.data.manifest import DatasetEntry, Manifest, load_manifest
 from morph_core.dataset import (
@@ -35,6 +36,8 @@ from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
 
 if TYPE_CHECKING:  # the rater's modules load scikit-learn: only on its page
+    import plotly.graph_objects as go
+
     from morph_core.tools.anomaly.session import RaterModel
 
 
@@ -89,13 +92,14 @@ def summary(name: str) -> dict | None:
 
 def catalog(name: str) -> pd.DataFrame:
     """The prepared catalogue as this visitor sees it: with everyone's applied
-    classifiers and their own (a copy per call: safe to modify)."""
+    classifiers and their own. One frame shared by every visitor: derive new
+    frames from it (pandas copies on write), never assign into it."""
     table = _catalog(_root(), name, dataset(name).version())
     key = st.session_state.get("visitor.key")
     return dataset(name).own_columns(key, table) if key else table
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)  # a copy per call cost 10 ms
 def _catalog(root: str, name: str, version: str) -> pd.DataFrame:
     return open_dataset(name, Path(root)).catalog()
 
@@ -116,6 +120,34 @@ def umap(name: str, n_neighbors: int, min_dist: float) -> np.ndarray | None:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _umap(root, name, version, n_neighbors, min_dist) -> np.ndarray:
     return np.array(open_dataset(name, Path(root)).umap(n_neighbors, min_dist))
+
+
+def map_figure(
+    name: str, n_neighbors: int, min_dist: float, colour: str, hover: list[str]
+) -> go.Figure | None:
+    """The explorer's map of a stored UMAP (``None`` when not computed), built
+    once per dataset version and settings: every visitor's rerun shares it (it
+    is not changed by drawing it). A visitor's own applied columns colour their
+    own map."""
+    embedding = umap(name, n_neighbors, min_dist)
+    if embedding is None:
+        return None
+    root, version = _root(), dataset(name).version()
+    if {colour, *hover} <= set(_catalog(root, name, version).columns):
+        return _map_figure(
+            root, name, version, n_neighbors, min_dist, colour, tuple(hover)
+        )
+    return figures.map_figure(catalog(name), embedding, colour, hover)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _map_figure(root, name, version, n_neighbors, min_dist, colour, hover):
+    return figures.map_figure(
+        _catalog(root, name, version),
+        _umap(root, name, version, n_neighbors, min_dist),
+        colour,
+        list(hover),
+    )
 
 
 def pca_features(name: str, n_components: int = PCA_SIMILARITY) -> np.ndarray:
@@ -140,6 +172,12 @@ def _neighbour_index(root: str, name: str, version: str) -> NeighbourIndex:
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _pca_model(root: str, name: str, version: str) -> PCAModel:
     return PCAModel.from_arrays(open_dataset(name, Path(root)).pca_arrays())
+
+
+def warm_embedder(name: str) -> None:
+    """Load the dataset's CNN in the embedding worker now, in the background (a
+    few seconds), so that the upload a visitor is about to make does not wait."""
+    _embedder().warm(dataset(name).encoder_spec())
 
 
 @st.cache_resource(show_spinner=False)

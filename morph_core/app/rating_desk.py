@@ -36,10 +36,11 @@ ACKED = 500  # click ids acknowledged back to the page (the newest)
 def _image_url(file: str) -> str:
     """A JPEG data URL of the galaxy's thumbnail (a grey square if unreadable)."""
     image = thumbnail(file, 256)
-    picture = Image.new("L", (64, 64), 128) if image is None else Image.fromarray(image)
-    buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, format="JPEG", quality=88)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    if image is None:
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 64), (128, 128, 128)).save(buffer, format="JPEG")
+        image = buffer.getvalue()
+    return "data:image/jpeg;base64," + base64.b64encode(image).decode()
 
 
 def rating_desk(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from PIL import Image
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from morph_core import access
@@ -24,15 +26,18 @@ from morph_core.runs.sweep import sweep_summary
 from morph_core.tools import similarity
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def thumbnail(file: str, size: int = 160) -> np.ndarray | None:
-    """A colour thumbnail of one image file, ``None`` if it cannot be read now."""
+@st.cache_data(max_entries=4096, show_spinner=False)
+def thumbnail(file: str, size: int = 160) -> bytes | None:
+    """A colour JPEG thumbnail of one image file, ``None`` if it cannot be read
+    now (encoded once: a page then sends the bytes as they are)."""
     try:
         image = load_image(file, channels=3)
     except ImageError:
         return None
     step = max(1, max(image.shape[:2]) // size)
-    return image[::step, ::step]
+    buffer = io.BytesIO()
+    Image.fromarray(image[::step, ::step]).save(buffer, format="JPEG", quality=88)
+    return buffer.getvalue()
 
 
 def gallery(

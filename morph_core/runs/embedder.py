@@ -57,6 +57,7 @@ class Embedder:
     def __init__(self) -> None:
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._warmed: set[str] = set()  # CNNs loaded (or loading) in the worker
 
     def embed(self, image: np.ndarray, spec: EncoderSpec) -> np.ndarray:
         """Features ``(n_features,)`` of one ``uint8`` image with ``spec``'s CNN.
@@ -84,6 +85,23 @@ class Embedder:
             raise MorphCoreError(header["error"])
         return features
 
+    def warm(self, spec: EncoderSpec) -> None:
+        """Start the worker and load ``spec``'s CNN in a background thread (a few
+        seconds), once, so that the upload a visitor is about to make does not
+        wait for it."""
+        with self._lock:
+            if spec.fingerprint() in self._warmed:
+                return
+            self._warmed.add(spec.fingerprint())
+        blank = np.zeros((spec.image_size, spec.image_size, spec.channels), np.uint8)
+        threading.Thread(target=self._try, args=(blank, spec), daemon=True).start()
+
+    def _try(self, image: np.ndarray, spec: EncoderSpec) -> None:
+        try:
+            self.embed(image, spec)
+        except MorphCoreError:
+            pass  # the visitor's own upload reports it
+
     def _running(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
@@ -97,6 +115,7 @@ class Embedder:
 
     def close(self) -> None:
         """Stop the worker (it is started again when needed)."""
+        self._warmed.clear()
         if self._process is not None:
             self._process.kill()
             self._process.wait()

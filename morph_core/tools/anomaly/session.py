@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -41,10 +42,16 @@ class RaterModel:
     batch_ids: list[str]
     ranking: pd.DataFrame
 
+    @cached_property
+    def _row_of(self) -> dict[str, int]:
+        """Galaxy id -> its row in ``ranking`` (made once per fit: a page asks
+        for the beliefs of its batch at every click)."""
+        return {g: i for i, g in enumerate(self.ranking["galaxy_id"])}
+
     def beliefs(self, galaxy_ids: list[str]) -> pd.DataFrame:
         """For these galaxies: predicted rating, uncertainty and the acquisition
         score that chose them (what the rater page explains)."""
-        table = self.ranking.set_index("galaxy_id").loc[galaxy_ids]
+        table = self.ranking.iloc[[self._row_of[g] for g in galaxy_ids]]
         return pd.DataFrame(
             {
                 "galaxy_id": galaxy_ids,
@@ -78,10 +85,10 @@ def fit_rater(
         Isolation-forest scores (cold start).
     """
     ids = galaxy_ids.astype(str)
-    row_of = pd.Series(np.arange(len(ids)), index=ids)
-    known = ratings[ratings["galaxy_id"].isin(row_of.index)]
-    rated_rows = row_of[known["galaxy_id"]].to_numpy()
-    values = known["rating"].to_numpy()
+    rows = pd.Index(ids).get_indexer(ratings["galaxy_id"].astype(str))
+    known = rows >= 0  # (Series.isin on Arrow strings took 70 ms at 12k)
+    rated_rows = rows[known]
+    values = ratings["rating"].to_numpy()[known]
     finder = AnomalyFinder(start=start, random_state=random_state + len(rated_rows))
     proposal = finder.fit(features, rated_rows, values).propose(features, oddness)
     rating_of = dict(zip(ratings["galaxy_id"], ratings["rating"], strict=True))
