@@ -8,7 +8,7 @@ the real one changes).
 The server starts as ``python -m morph_core serve --public`` on 127.0.0.1 with
 one fine-tune worker. ``--browsers`` of the visitors are Debian's chromium
 (one context each, at nice 10); the others speak Streamlit's websocket protocol
-from this process (``benchmarks/wire.py``: what the browser sends, without
+from this process (``tests/browser/wire.py``: what the browser sends, without
 drawing), because 20 chromium contexts on the server's own two cores measure
 mostly the browsers (1.2 cores against the server's 0.1 when tried). Each
 visitor: Home -> explorer lasso -> similarity by tag -> by upload ->
@@ -36,7 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -46,18 +45,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import wire  # noqa: E402
 from benchmarks.report import record  # noqa: E402
 from morph_core.dataset import open_dataset  # noqa: E402
 from morph_core.runs import queue  # noqa: E402
 from morph_core.runs.folder import seconds_between  # noqa: E402
-from tests.browser import crowd  # noqa: E402
+from tests.browser import crowd, wire  # noqa: E402
 from tests.browser.harness import start_streamlit  # noqa: E402
 
 GOALS = {"rate": 2.0, "similarity": 2.0}  # p95 seconds (issue 13)
 RSS_GOAL_MIB = 1536
 RUN_GOAL_S = 300
 COLUMN = "smooth-or-featured_smooth_fraction"
+SERVER_LOG = Path(tempfile.gettempdir()) / "morph-load-server.log"  # errors by id
 
 
 def main() -> None:
@@ -96,6 +95,7 @@ def run(root: Path, args) -> dict:
             "MORPH_RUN_WORKERS": "1",
         },
         timeout_s=120,
+        log=SERVER_LOG,
     )
     meter = ServerMeter(process.pid)
     meter.start()
@@ -117,6 +117,7 @@ def run(root: Path, args) -> dict:
             wires = asyncio.run(_wire_crowd(n_wire, url, args, upload))
             visits = wires + browsers.result()
         wall = time.perf_counter() - start
+        meter.mark()  # CPU is reported over the visits (not the runs after)
         used = os.times()
         generator_s = (used.user - generator.user) + (used.system - generator.system)
         runs = _wait_for_runs(root / args.dataset, deadline_s=RUN_GOAL_S + 120)
@@ -166,7 +167,7 @@ async def _wire_visit(tab, visit, index, n_ratings, upload) -> None:
     await _timed(visit, "similarity", _wire_similarity(tab, query))
     await _timed(visit, "similarity_upload", _wire_upload(tab, upload))
     await _timed(visit, "open_rater", tab.open("anomaly_rater", query))
-    await _wire_rate(tab, visit, n_ratings, rng, pause_s=1.0)
+    await wire.rate(tab, visit, n_ratings, rng, pause_s=1.0)
     if index % 3 == 0:
         await _timed(visit, "finetune_submit", _wire_finetune(tab, query))
 
@@ -218,49 +219,6 @@ async def _wire_upload(tab, upload: Path) -> None:
         trigger_value=True,
         until=lambda page: page.has_text("the uploaded image"),
     )
-
-
-async def _wire_rate(tab, visit, n_clicks: int, rng, pause_s: float) -> None:
-    """The desk's JavaScript, as :func:`crowd.rate` clicks it: each click on the
-    first card not saving, every click not yet acknowledged sent again with it."""
-    pending: dict[str, dict] = {}
-    waits = []
-
-    def desk() -> dict:
-        data = tab.page.data["rater.desk"]
-        for click_id in set(data["acked"]) & set(pending):
-            del pending[click_id]
-        return data
-
-    def free_card(data: dict) -> str | None:
-        busy = {c["galaxy_id"] for c in pending.values()}
-        return next(
-            (c["galaxy_id"] for c in data["cards"] if c["galaxy_id"] not in busy),
-            None,
-        )
-
-    for _ in range(n_clicks):
-        await tab.until(lambda page: free_card(desk()) is not None)
-        data = desk()
-        click = {
-            "click_id": uuid.uuid4().hex,
-            "kind": "rate",
-            "batch_id": data["batch_id"],
-            "galaxy_id": free_card(data),
-            "rating": rng.randrange(6),
-        }
-        pending[click["click_id"]] = click
-        visit.clicks.append((click["galaxy_id"], click["rating"]))
-        start = time.perf_counter()
-        await tab.send_trigger("rater.desk", "clicks", list(pending.values()))
-        waits.append(asyncio.create_task(_acked(tab, click["click_id"], start, visit)))
-        await asyncio.sleep(rng.uniform(0, pause_s))
-    await asyncio.gather(*waits)
-
-
-async def _acked(tab, click_id: str, start: float, visit) -> None:
-    await tab.until(lambda page: click_id in page.data["rater.desk"]["acked"])
-    visit.timed("rate", time.perf_counter() - start)
 
 
 async def _wire_finetune(tab, query: str) -> None:
@@ -344,9 +302,17 @@ async def _similarity_upload(page, upload: Path) -> None:
     await page.locator('input[type="file"]').set_input_files(str(upload))
     await page.get_by_text(upload.name).first.wait_for()
     await crowd.settle(page)
-    await page.get_by_role("button", name="Search").click()
-    await page.get_by_text("Query: the uploaded image").wait_for()
-    await crowd.settle(page)
+    answer = page.get_by_text("Query: the uploaded image").or_(
+        page.get_by_text("upload an image first")
+    )
+    for _ in range(3):  # a click before the upload finished: click again
+        await page.get_by_role("button", name="Search").click()
+        await answer.first.wait_for()
+        await crowd.settle(page)
+        if await page.get_by_text("Query: the uploaded image").count():
+            return
+        await asyncio.sleep(1)
+    raise TimeoutError("the upload never reached the server")
 
 
 async def _finetune(page, url: str, key: str) -> None:
@@ -395,6 +361,7 @@ class ServerMeter(threading.Thread):
         self.pid, self.rss_mib, self.cpu, self.browsers = pid, [], [], []
         self.seen: dict[int, int] = {}  # chromium pid -> CPU ticks last read
         self.halt = threading.Event()
+        self.marked: float | None = None
 
     def run(self) -> None:
         ticks = os.sysconf("SC_CLK_TCK")
@@ -414,13 +381,19 @@ class ServerMeter(threading.Thread):
             self.cpu.append((now, (int(stat[13]) + int(stat[14])) / ticks))
             self.browsers.append((now, _browser_cpu_s(ticks, self.seen)))
 
+    def mark(self) -> None:
+        """The end of the period :meth:`cores` averages over."""
+        self.marked = time.monotonic()
+
     def stop(self) -> None:
         self.halt.set()
         self.join(timeout=5)
 
     def cores(self, browsers: bool = False) -> float:
-        """Mean cores used over the run by the server (or by the browsers)."""
+        """Mean cores used by the server (or by the browsers) until the mark."""
         samples = self.browsers if browsers else self.cpu
+        if self.marked is not None:
+            samples = [s for s in samples if s[0] <= self.marked]
         if len(samples) < 2:
             return float("nan")
         (t0, c0), (t1, c1) = samples[0], samples[-1]

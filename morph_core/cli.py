@@ -137,6 +137,7 @@ def serve_command(public: bool, address: str, port: int) -> list[str]:
         "--server.enableCORS=true",
         f"--client.showErrorDetails={'none' if public else 'full'}",
         "--browser.gatherUsageStats=false",
+        "--runner.magicEnabled=false",  # ast in threads: see .streamlit/config.toml
     ]
 
 

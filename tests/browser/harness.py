@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -25,21 +26,29 @@ CHROMIUM_ARGS = [
 
 
 def start_streamlit(
-    env: dict[str, str], timeout_s: float = 90
+    env: dict[str, str], timeout_s: float = 90, log: Path | None = None
 ) -> tuple[subprocess.Popen, str]:
     """The dashboard as ``python -m morph_core serve`` starts it (public when
-    ``env`` sets MORPH_MODE=public), on a free 127.0.0.1 port; waits for health."""
+    ``env`` sets MORPH_MODE=public), on a free 127.0.0.1 port; waits for health.
+    Its output goes to ``log`` (a new temporary file by default: a pipe nobody
+    reads would stop the server once full)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     public = env.get("MORPH_MODE") == "public"
+    if log is None:
+        handle, name = tempfile.mkstemp(prefix="morph-streamlit-", suffix=".log")
+        os.close(handle)
+        log = Path(name)
+    output = open(log, "wb")  # noqa: SIM115 - the server keeps writing to it
     process = subprocess.Popen(
         serve_command(public, "127.0.0.1", port),
         cwd=PROJECT_ROOT,
         env=os.environ | env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
+    output.close()  # the server holds its own handle
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -49,9 +58,8 @@ def start_streamlit(
         except OSError:
             time.sleep(0.5)
     process.kill()
-    raise RuntimeError(
-        f"streamlit did not start: {process.stdout.read().decode()[-2000:]}"
-    )
+    said = log.read_bytes().decode(errors="replace")[-2000:]
+    raise RuntimeError(f"streamlit did not start: {said}")
 
 
 def chromium_available() -> bool:

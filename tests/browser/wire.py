@@ -4,8 +4,9 @@ It sends what the browser sends (``BackMsg``: a script run with the URL's page
 and query, the widget values, a component's trigger, a file upload through
 ``/_stcore/upload_file``) and reads what the server answers (``ForwardMsg``),
 so one process can play dozens of visitors at a cost of milliseconds each: the
-load benchmark uses it to measure the server, where chromium contexts on the
-same two cores measured mostly the browsers rendering.
+load benchmark uses it to measure the server (chromium contexts on the same two
+cores measured mostly the browsers rendering), and a test drives a crowd of
+raters with it.
 
 What it does not do is what the page's JavaScript does on the visitor's own
 machine: draw the elements and fetch media. ``Wire`` waits for what a visitor
@@ -19,6 +20,7 @@ import json
 import secrets
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -263,3 +265,49 @@ class Wire:
         request = urllib.request.Request(target, body, headers, method="PUT")
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             response.read()
+
+
+async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
+    """Rate on the rater page's desk as its JavaScript does when a person clicks
+    (:func:`tests.browser.crowd.rate`): each click on the first card not saving,
+    a random pause of up to ``pause_s`` (not waiting for the server), every click
+    not yet acknowledged sent again with the next; each click's time until it
+    was acknowledged is recorded in ``visit`` (a :class:`crowd.Visit`)."""
+    pending: dict[str, dict] = {}
+    waits = []
+
+    def desk() -> dict:
+        data = tab.page.data["rater.desk"]
+        for click_id in set(data["acked"]) & set(pending):
+            del pending[click_id]
+        return data
+
+    def free_card(data: dict) -> str | None:
+        busy = {c["galaxy_id"] for c in pending.values()}
+        return next(
+            (c["galaxy_id"] for c in data["cards"] if c["galaxy_id"] not in busy),
+            None,
+        )
+
+    for _ in range(n_clicks):
+        await tab.until(lambda page: free_card(desk()) is not None)
+        data = desk()
+        click = {
+            "click_id": uuid.uuid4().hex,
+            "kind": "rate",
+            "batch_id": data["batch_id"],
+            "galaxy_id": free_card(data),
+            "rating": rng.randrange(6),
+        }
+        pending[click["click_id"]] = click
+        visit.clicks.append((click["galaxy_id"], click["rating"]))
+        start = time.perf_counter()
+        await tab.send_trigger("rater.desk", "clicks", list(pending.values()))
+        waits.append(asyncio.create_task(_acked(tab, click["click_id"], start, visit)))
+        await asyncio.sleep(rng.uniform(0, pause_s))
+    await asyncio.gather(*waits)
+
+
+async def _acked(tab: Wire, click_id: str, start: float, visit) -> None:
+    await tab.until(lambda page: click_id in page.data["rater.desk"]["acked"])
+    visit.timed("rate", time.perf_counter() - start)
