@@ -2,9 +2,10 @@
 
 Heavy, shared, read-only objects (the catalogue, the similarity index, the map,
 the rating store) are ``st.cache_resource``; small tables and arrays are
-``st.cache_data`` (a copy per call). Every wrapper is keyed on cheap values (workspace root, dataset name,
-:meth:`~morph_core.dataset.PreparedDataset.version`), never on the objects, and
-only reads: long work (embedding, UMAP, ellipse fits) is done by prepare.
+``st.cache_data`` (a copy per call). Every wrapper is keyed on cheap values
+(workspace root, dataset name, :meth:`~morph_core.dataset.PreparedDataset.version`),
+never on the objects, and only reads: long work (embedding, UMAP, ellipse fits)
+is done by prepare.
 """
 
 from __future__ import annotations
