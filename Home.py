@@ -36,6 +36,8 @@ def home() -> None:
     if summary is None:
         _offer_prepare(dataset)
     else:
+        if dataset == cache.manifest().first_look_dataset:
+            _default_follows(cache.manifest().default_dataset)
         _show_prepared(dataset, summary)
     st.subheader("Tools")
     for page in TOOLS:
@@ -83,12 +85,38 @@ def _prepare_progress(dataset: str) -> None:
     record = preparing(cache.dataset(dataset))
     if record is None:
         st.rerun()
-    stage, done, total = record["stage"], record["done"], record["total"]
-    st.progress(record.get("fraction", 0.0), text=f"{stage}: {done:,} of {total:,}")
+    first = cache.manifest().first_look_dataset
+    if record.get("waiting_for") == first and cache.summary(first) is not None:
+        st.session_state["home.switch_to"] = first  # the first look is ready
+        st.rerun()
+    st.progress(record.get("fraction", 0.0), text=_progress_text(record))
     st.caption(
         "Rendering and embedding the demo sky, then PCA, UMAP and the ellipse fits: "
         "a few minutes on two cores, once. The tools open when it is done."
     )
+
+
+@st.fragment(run_every=2.0)
+def _default_follows(default: str) -> None:
+    """On the first look: how far the full demo sky is, and the way to it."""
+    record = preparing(cache.dataset(default))
+    if record is not None:
+        st.info(
+            f"This is a first look at the demo sky: every tool works on it. The "
+            f"full sky ({default}) is being prepared and opens here when ready."
+        )
+        st.progress(record.get("fraction", 0.0), text=_progress_text(record))
+    elif cache.summary(default) is not None:
+        st.success(f"The full demo sky ({default}) is ready.")
+        if st.button(f"Open {default}", key="home.open_default", type="primary"):
+            st.session_state["home.switch_to"] = default
+            st.rerun(scope="app")
+
+
+def _progress_text(record: dict) -> str:
+    if record.get("waiting_for"):
+        return f"waiting for {record['waiting_for']} to be prepared first"
+    return f"{record['stage']}: {record['done']:,} of {record['total']:,}"
 
 
 def _show_prepared(dataset: str, summary: dict) -> None:
@@ -168,17 +196,28 @@ def _own_images() -> None:
             st.rerun()
 
 
+def _opening_dataset(names: list[str]) -> str:
+    """The default dataset, or while it is being prepared the first look at it
+    when that is ready."""
+    manifest = cache.manifest()
+    default, first = manifest.default_dataset, manifest.first_look_dataset
+    if default not in names:
+        return names[0]
+    if cache.summary(default) is None and first in names and cache.summary(first):
+        return first
+    return default
+
+
 def main() -> None:
     try:
         names = cache.datasets()
     except MorphCoreError as e:
         st.error(str(e))
         st.stop()
-    default = cache.manifest().default_dataset
     if st.session_state.get("home.switch_to") in names:
         st.session_state["dataset"] = st.session_state.pop("home.switch_to")
     if st.session_state.get("dataset") not in names:
-        st.session_state["dataset"] = default if default in names else names[0]
+        st.session_state["dataset"] = _opening_dataset(names)
     st.sidebar.selectbox(
         "Dataset",
         names,

@@ -150,9 +150,21 @@ def _serve(args: argparse.Namespace) -> int:
     env = os.environ | {"MORPH_MODE": "public" if args.public else "local"}
     if args.workspace:
         env["MORPH_WORKSPACE"] = str(args.workspace.resolve())
-    default = open_dataset(load_manifest().default_dataset, args.workspace)
-    if not args.public and prepare_in_background(default):
-        print(f"Preparing {default.name!r} in the background: Home shows how far.")
+    manifest = load_manifest()
+    first = [manifest.first_look_dataset] if manifest.first_look_dataset else []
+    started = (
+        []
+        if args.public
+        else prepare_in_background(
+            [
+                open_dataset(n, args.workspace)
+                for n in [*first, manifest.default_dataset]
+            ]
+        )
+    )
+    if started:
+        names = ", then ".join(started)
+        print(f"Preparing {names} in the background: Home shows how far.")
     command = serve_command(args.public, args.address, args.port)
     print(f"Open http://{args.address}:{args.port} in a browser.", flush=True)
     os.execve(sys.executable, command, env)

@@ -16,11 +16,14 @@ TINY_IMAGE_SIZE = 32  # encoder input in tests: fast, same code path
 
 
 def write_tiny_manifest(path: Path) -> Path:
-    """The project's manifest with a 48-galaxy sky and a 32-px encoder."""
+    """The project's manifest with a 48-galaxy sky (its first look: 24) and a
+    32-px encoder."""
     raw = yaml.safe_load(settings.manifest_path().read_text())
     for entry in raw["entries"]:
         if entry["name"] == "synthetic":
             entry["params"] = {"n_galaxies": 48, "image_size": 64, "seed": 0}
+        if entry["name"] == raw["first_look_dataset"]:
+            entry["params"] = {"n_galaxies": 24, "image_size": 64, "seed": 0}
         if entry["kind"] == "weights":
             entry["image_size"] = TINY_IMAGE_SIZE
     path.write_text(yaml.safe_dump(raw))

@@ -104,12 +104,15 @@ Entry = Annotated[DatasetEntry | WeightsEntry, Field(discriminator="kind")]
 
 
 class Manifest(BaseModel):
-    """All entries, plus which dataset and weights the app opens by default."""
+    """All entries, plus which dataset and weights the app opens by default, and
+    the small dataset a first start prepares before the default one (the tools
+    work on it within a minute while the default follows)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     default_dataset: str
     default_weights: str
+    first_look_dataset: str | None = None
     entries: list[Entry]
 
     @model_validator(mode="after")
@@ -122,6 +125,10 @@ class Manifest(BaseModel):
             raise ValueError(f"default_dataset {self.default_dataset!r} is no dataset")
         if self.default_weights not in self.weights:
             raise ValueError(f"default_weights {self.default_weights!r} is no weights")
+        if self.first_look_dataset not in (None, *self.datasets):
+            raise ValueError(
+                f"first_look_dataset {self.first_look_dataset!r} is no dataset"
+            )
         return self
 
     @property

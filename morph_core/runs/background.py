@@ -1,9 +1,12 @@
-"""A prepare started in the background (``python -m morph_core prepare <name>``
-in its own session), so that a first start serves pages at once while the demo
-sky is being prepared; Home shows its progress (``PreparedDataset.progress``)."""
+"""Prepares started in the background, one after the other in one process
+(``python -m morph_core.runs.background --workspace ROOT NAME...``), so that a
+first start serves pages at once: a small first-look sky is ready in about half
+a minute while the demo sky follows; Home shows their progress
+(``PreparedDataset.progress``)."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -12,12 +15,13 @@ from morph_core.dataset import PreparedDataset
 from morph_core.runs.folder import process_alive
 from morph_core.settings import PROJECT_ROOT
 
-PREPARE_MARKER = "prepare"
 STARTING_S = 30  # how long a new process may take to show its command line
+LOG_NAME = "background.log"  # in <workspace root>/.progress/
 
 
 def preparing(dataset: PreparedDataset) -> dict | None:
-    """The progress of a prepare of ``dataset`` that is running now, if any."""
+    """The progress of a prepare of ``dataset`` that is running (or waiting for
+    its turn in a running chain) now, if any."""
     record = dataset.progress()
     if record is None or record.get("state") != "running":
         return None
@@ -28,30 +32,61 @@ def preparing(dataset: PreparedDataset) -> dict | None:
     return None
 
 
-def prepare_in_background(dataset: PreparedDataset) -> bool:
-    """Start preparing ``dataset`` unless it is prepared or being prepared;
-    returns whether one was started. Its output goes to
-    ``<workspace root>/.progress/<name>.log``."""
-    if dataset.is_prepared or preparing(dataset):
-        return False
-    log_path = dataset.path.parent / ".progress" / f"{dataset.name}.log"
+def prepare_in_background(datasets: list[PreparedDataset]) -> list[str]:
+    """Start preparing, in this order and in one process, those of ``datasets``
+    (all in one workspace) neither prepared nor being prepared; returns their
+    names. The output goes to ``<workspace root>/.progress/background.log``."""
+    todo = [d for d in datasets if not d.is_prepared and not preparing(d)]
+    if not todo:
+        return []
+    root = todo[0].path.parent
+    log_path = root / ".progress" / LOG_NAME
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "morph_core", PREPARE_MARKER, dataset.name],
+            [
+                sys.executable,
+                "-m",
+                "morph_core.runs.background",
+                "--workspace",
+                str(root.resolve()),
+                *(d.name for d in todo),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=PROJECT_ROOT,
         )
-    dataset.write_progress(
-        {
-            "state": "running",
-            "stage": "starting",
-            "done": 0,
-            "total": 1,
-            "pid": process.pid,
-            "updated_at": time.time(),
-        }
-    )
-    return True
+    for before, dataset in zip([None, *todo], todo, strict=False):
+        dataset.write_progress(
+            {
+                "state": "running",
+                "stage": "starting" if before is None else "waiting",
+                "waiting_for": before.name if before is not None else None,
+                "done": 0,
+                "total": 1,
+                "pid": process.pid,
+                "updated_at": time.time(),
+            }
+        )
+    return [d.name for d in todo]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prepare each named dataset in turn (a failed one does not stop the next:
+    its progress record says why it failed)."""
+    from morph_core import cli
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--workspace", required=True)
+    parser.add_argument("names", nargs="+")
+    args = parser.parse_args(argv)
+    codes = [
+        cli.main(["--workspace", args.workspace, "prepare", name])
+        for name in args.names
+    ]
+    return max(codes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

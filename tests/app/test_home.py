@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 
@@ -114,3 +115,72 @@ def test_a_prepare_in_the_background_shows_its_progress(env):
     assert any(
         "The last prepare failed: disk full" in text(w.value) for w in at.warning
     )
+
+
+def test_the_first_look_opens_while_the_full_sky_is_prepared(prepared_env):
+    shutil.copytree(prepared_env / "synthetic", prepared_env / "synthetic_first_look")
+    summary = (prepared_env / "synthetic" / "prepare.json").read_text()
+    (prepared_env / "synthetic" / "prepare.json").unlink()  # not prepared yet
+    stand_in = subprocess.Popen(  # the background prepare, as far as Home can tell
+        [sys.executable, "-c", "import time; time.sleep(60)", "morph_core"]
+    )
+    full = open_dataset("synthetic", prepared_env)
+    try:
+        full.write_progress(
+            {
+                "state": "running",
+                "stage": "embed",
+                "done": 12,
+                "total": 48,
+                "fraction": 0.3,
+                "pid": stand_in.pid,
+            }
+        )
+        at = _run()
+        assert at.selectbox(key="dataset").value == "synthetic_first_look"
+        assert any("first look at the demo sky" in i.value for i in at.info)
+        assert "embed: 12 of 48" in at.get("progress")[0].proto.text
+        assert at.get("metric")[0].value == "48"  # the tools work on it now
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    (prepared_env / "synthetic" / "prepare.json").write_text(summary)
+    full.write_progress({"state": "finished", "pid": stand_in.pid})
+    at.run()
+    assert any("is ready" in s.value for s in at.success)
+    at.button(key="home.open_default").click().run()
+    assert not at.exception
+    assert at.selectbox(key="dataset").value == "synthetic"
+
+
+def test_a_first_start_shows_the_first_look_as_soon_as_it_is_ready(prepared_env):
+    first = prepared_env / "synthetic_first_look"
+    shutil.copytree(prepared_env / "synthetic", first)
+    summary = (first / "prepare.json").read_text()
+    for folder in (first, prepared_env / "synthetic"):
+        (folder / "prepare.json").unlink()  # neither is prepared yet
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "morph_core"]
+    )
+    try:
+        open_dataset("synthetic", prepared_env).write_progress(
+            {
+                "state": "running",
+                "stage": "waiting",
+                "done": 0,
+                "total": 1,
+                "waiting_for": "synthetic_first_look",
+                "pid": stand_in.pid,
+            }
+        )
+        at = _run()
+        assert at.selectbox(key="dataset").value == "synthetic"
+        progress = at.get("progress")[0].proto.text
+        assert "waiting for synthetic_first_look to be prepared first" in progress
+        (first / "prepare.json").write_text(summary)  # the first look is done
+        at.run()
+        assert at.selectbox(key="dataset").value == "synthetic_first_look"
+        assert any("first look at the demo sky" in i.value for i in at.info)
+    finally:
+        stand_in.kill()
+        stand_in.wait()

@@ -29,7 +29,8 @@ def _raw() -> dict:
 
 def test_entry_missing_field_names_entry_and_field(tmp_path):
     raw = _raw()
-    del raw["entries"][1]["licence"]
+    names = [e["name"] for e in raw["entries"]]
+    del raw["entries"][names.index("gz1_sdss")]["licence"]
     with pytest.raises(ManifestError, match=r"entry 'gz1_sdss'.*licence"):
         load_manifest(_write(tmp_path, raw))
 
@@ -49,6 +50,10 @@ def test_duplicate_names_and_bad_defaults(tmp_path):
     raw = _raw()
     raw["default_weights"] = "synthetic"
     with pytest.raises(ManifestError, match="is no weights"):
+        load_manifest(_write(tmp_path, raw))
+    raw = _raw()
+    raw["first_look_dataset"] = "efficientnet_b0-synthetic"
+    with pytest.raises(ManifestError, match="first_look_dataset .* is no dataset"):
         load_manifest(_write(tmp_path, raw))
 
 

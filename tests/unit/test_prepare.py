@@ -222,17 +222,26 @@ def test_a_failed_first_prepare_leaves_nothing_behind(setup, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_background_prepare_records_its_progress(env):
-    ds = open_dataset("synthetic", env)
-    assert prepare_in_background(ds)
-    assert not prepare_in_background(ds)  # one at a time
-    seen = set()
+def test_a_background_prepare_does_the_first_look_then_the_sky(env):
+    first, ds = (
+        open_dataset("synthetic_first_look", env),
+        open_dataset("synthetic", env),
+    )
+    assert prepare_in_background([first, ds]) == ["synthetic_first_look", "synthetic"]
+    assert prepare_in_background([first, ds]) == []  # one chain at a time
+    assert preparing(ds)["waiting_for"] == "synthetic_first_look"
+    seen, order = set(), []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not ds.is_prepared:
         record = preparing(ds)
         if record:
             seen.add(record["stage"])
+        for d in (first, ds):
+            if d.is_prepared and d.name not in order:
+                order.append(d.name)
         time.sleep(0.2)
     assert ds.is_prepared and ds.progress()["state"] == "finished"
+    assert order[0] == "synthetic_first_look"  # ready first, the sky after it
+    assert first.summary()["n_galaxies"] == 24 and ds.summary()["n_galaxies"] == 48
     assert seen & set(STAGES)  # stages seen as it went (the tiny sky is quick)
-    assert preparing(ds) is None and not prepare_in_background(ds)
+    assert preparing(ds) is None and prepare_in_background([first, ds]) == []
