@@ -241,7 +241,12 @@ async def _visit(browser, visit, index, url, n_ratings, upload) -> None:
     key = crowd_key(page)
     await _timed(visit, "explorer_lasso", _explorer(page, url, key))
     await _timed(visit, "similarity", _similarity_tag(page, url, key))
-    await _timed(visit, "similarity_upload", _similarity_upload(page, upload))
+    try:
+        await _timed(visit, "similarity_upload", _similarity_upload(page, upload))
+    except Exception:  # noqa: BLE001 - Playwright's timeouts too; re-raised
+        shot = Path(tempfile.gettempdir()) / f"morph-load-upload-{index}.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        raise
     await crowd.open_rater(page, url, visit, f"?visitor={key}")
     await crowd.rate(page, visit, n_ratings, rng, pause_s=1.0)
     if index % 3 == 0:

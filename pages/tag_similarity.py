@@ -57,6 +57,10 @@ details = st.multiselect(
 )
 
 if st.button("Search", type="primary", key="similarity.search"):
+    # kept until the search is done: a run stopped by another rerun (a slow
+    # upload embedding outlived one) searches again in the next, the click kept
+    st.session_state["similarity.searching"] = True
+if st.session_state.get("similarity.searching"):
     try:
         cache.limiter().check(identity.visitor(), "search")
         if route == "image":
@@ -78,6 +82,10 @@ if st.button("Search", type="primary", key="similarity.search"):
     except MorphCoreError as e:
         st.session_state.pop("similarity.result", None)
         st.error(widgets.plain(e))
+    except Exception:
+        st.session_state.pop("similarity.searching", None)  # not again and again
+        raise
+    st.session_state.pop("similarity.searching", None)  # (a stopped run keeps it)
 
 result = st.session_state.get("similarity.result")
 if result is not None:

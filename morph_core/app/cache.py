@@ -189,12 +189,19 @@ def _embedder() -> Embedder:
 
 def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:
     """PCA-10 vector of an uploaded image, with the dataset's encoder (in the
-    embedding worker process) and PCA.
+    embedding worker process) and PCA; the same file again is not re-embedded.
 
     Raises ImageError for a file that is not a usable image or is over the
     policy's upload limits (bytes, pixels, bit depth: checked before decoding).
     """
-    ds = dataset(name)
+    return _embed_upload(_root(), name, dataset(name).version(), data, filename)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _embed_upload(
+    root: str, name: str, version: str, data: bytes, filename: str
+) -> np.ndarray:
+    ds = open_dataset(name, Path(root))
     spec = ds.encoder_spec()
     limits = access.policy().limits
     image = decode_image(
@@ -207,7 +214,7 @@ def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:
         draft=4 * spec.image_size,
     )
     features = _embedder().embed(image, spec)
-    model = _pca_model(_root(), name, ds.version())
+    model = _pca_model(root, name, version)
     return model.transform(features[None])[0, :PCA_SIMILARITY]
 
 

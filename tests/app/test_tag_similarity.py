@@ -72,3 +72,16 @@ def test_galaxy_from_the_explorer_is_the_query(prepared_env):
     assert not at.exception
     assert text(at.get("image")[0].captions[0]) == catalog["galaxy_id"][2]
     assert len(at.session_state["similarity.result"].neighbours) == 7
+
+
+def test_a_search_stopped_by_another_rerun_is_done_in_the_next(prepared_env):
+    # the click's run was stopped before it stored a result (a rerun requested
+    # while a slow upload was embedded): the next run searches, once
+    at = open_page("tag_similarity", similarity__searching=True)
+    assert not at.exception
+    assert at.session_state["similarity.result"] is not None
+    assert "similarity.searching" not in at.session_state
+    assert any("most similar galaxies" in s.value for s in at.subheader)
+    at.session_state["similarity.result"] = None
+    at.run()  # no click, no search
+    assert at.session_state["similarity.result"] is None
