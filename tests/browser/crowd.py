@@ -100,6 +100,19 @@ async def _gone(page, galaxy: str, start: float, visit: Visit) -> None:
     visit.timed("rate", time.perf_counter() - start)
 
 
+def assert_every_click_counted(store, visits: list[Visit], n_clicks: int) -> None:
+    """Each visitor a rater of their own, without errors; every click stored
+    once, on the galaxy it was made on (clicks made = events stored)."""
+    assert len({v.key for v in visits}) == len(visits)
+    for visit in visits:
+        assert not visit.errors
+        stored = store.ratings(visit.key)
+        assert sorted(
+            zip(stored["galaxy_id"], stored["rating"], strict=True)
+        ) == sorted(visit.clicks)
+        assert len(store.events(visit.key)) == n_clicks
+
+
 def crowd(n: int, visitor, launch_gap_s: float = 0.2) -> list[Visit]:
     """Run ``visitor(browser, visit, index)`` for ``n`` visitors at once (their
     starts ``launch_gap_s`` apart) in a thread of its own (a synchronous

@@ -115,12 +115,4 @@ def test_ten_raters_at_once_every_click_counted_on_its_galaxy(served):
         await context.close()
 
     visits = crowd.crowd(10, rater)
-    store = _store(served)
-    assert len({v.key for v in visits}) == 10
-    for visit in visits:
-        assert not visit.errors
-        stored = store.ratings(visit.key)
-        assert sorted(
-            zip(stored["galaxy_id"], stored["rating"], strict=True)
-        ) == sorted(visit.clicks)
-        assert len(store.events(visit.key)) == 15  # clicks made = events stored
+    crowd.assert_every_click_counted(_store(served), visits, 15)

@@ -33,12 +33,6 @@ def test_thirty_raters_at_once_every_click_counted_on_its_galaxy(public_served):
 
     visits = asyncio.run(crowd_of(30))
     store = open_dataset("synthetic", public_served.root).rating_store()
-    assert len({v.key for v in visits}) == 30
-    for visit in visits:
-        assert not visit.errors
-        stored = store.ratings(visit.key)
-        assert sorted(
-            zip(stored["galaxy_id"], stored["rating"], strict=True)
-        ) == sorted(visit.clicks)
-        assert len(store.events(visit.key)) == 12  # clicks made = events stored
-        assert len(visit.timings["rate"]) == 12  # each one acknowledged
+    assert len(visits) == 30
+    crowd.assert_every_click_counted(store, visits, 12)
+    assert all(len(v.timings["rate"]) == 12 for v in visits)  # each acknowledged
