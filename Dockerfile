@@ -7,8 +7,15 @@
 # BASE: any Debian image with Python 3.11 (python:3.11-slim-bookworm where a
 # registry is reachable; where none is, a Debian made with debootstrap and
 # `docker import`, with python3.11 and python3.11-venv installed).
+# PIP_INDEX_URL / PIP_FIND_LINKS / PIP_TRUSTED_HOST: where the build's pip
+# looks (e.g. wheels fetched on the host with `pip download -r requirements.txt`
+# and served over http on 127.0.0.1, built with `--network host`): see README,
+# "Hosting a public demo", for the commands that built and ran it here.
 ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE}
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_FIND_LINKS=""
+ARG PIP_TRUSTED_HOST=""
 
 RUN useradd --create-home --uid 10001 morph
 WORKDIR /app
@@ -17,6 +24,7 @@ RUN python3.11 -m venv /app/.venv \
     && /app/.venv/bin/pip install --no-cache-dir --disable-pip-version-check \
        -r requirements.txt
 COPY --chown=morph:morph . .
+RUN mkdir -p /app/workspace && chown morph:morph /app/workspace
 USER morph
 ENV MORPH_WORKSPACE=/app/workspace \
     MORPH_MODE=public \
