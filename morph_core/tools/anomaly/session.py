@@ -43,15 +43,18 @@ class RaterModel:
     ranking: pd.DataFrame
 
     @cached_property
-    def _row_of(self) -> dict[str, int]:
-        """Galaxy id -> its row in ``ranking`` (made once per fit: a page asks
-        for the beliefs of its batch at every click)."""
-        return {g: i for i, g in enumerate(self.ranking["galaxy_id"])}
+    def _ids(self) -> pd.Index:
+        """The galaxy ids of ``ranking``, indexed once per fit (a page asks for
+        the beliefs of its batch at every click)."""
+        return pd.Index(self.ranking["galaxy_id"])
 
     def beliefs(self, galaxy_ids: list[str]) -> pd.DataFrame:
         """For these galaxies: predicted rating, uncertainty and the acquisition
         score that chose them (what the rater page explains)."""
-        table = self.ranking.iloc[[self._row_of[g] for g in galaxy_ids]]
+        rows = self._ids.get_indexer(galaxy_ids)
+        if (rows < 0).any():
+            raise KeyError(f"not in this model's ranking: {galaxy_ids}")
+        table = self.ranking.iloc[rows]
         return pd.DataFrame(
             {
                 "galaxy_id": galaxy_ids,
