@@ -96,21 +96,28 @@ def _prepare_progress(dataset: str) -> None:
     )
 
 
-@st.fragment(run_every=2.0)
 def _default_follows(default: str) -> None:
     """On the first look: how far the full demo sky is, and the way to it."""
-    record = preparing(cache.dataset(default))
-    if record is not None:
+    if preparing(cache.dataset(default)) is not None:
         st.info(
             f"This is a first look at the demo sky: every tool works on it. The "
             f"full sky ({default}) is being prepared and opens here when ready."
         )
-        st.progress(record.get("fraction", 0.0), text=_progress_text(record))
+        _default_progress(default)
     elif cache.summary(default) is not None:
         st.success(f"The full demo sky ({default}) is ready.")
         if st.button(f"Open {default}", key="home.open_default", type="primary"):
             st.session_state["home.switch_to"] = default
-            st.rerun(scope="app")
+            st.rerun()
+
+
+@st.fragment(run_every=2.0)
+def _default_progress(default: str) -> None:
+    """Redrawn every 2 s while the full sky is prepared (and no longer)."""
+    record = preparing(cache.dataset(default))
+    if record is None:
+        st.rerun()  # done (or failed): the page says which, and stops polling
+    st.progress(record.get("fraction", 0.0), text=_progress_text(record))
 
 
 def _progress_text(record: dict) -> str:

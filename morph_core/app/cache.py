@@ -130,14 +130,14 @@ def map_figure(
     once per dataset version and settings: every visitor's rerun shares it (it
     is not changed by drawing it). A visitor's own applied columns colour their
     own map."""
-    embedding = umap(name, n_neighbors, min_dist)
-    if embedding is None:
+    if not dataset(name).has_umap(n_neighbors, min_dist):
         return None
     root, version = _root(), dataset(name).version()
     if {colour, *hover} <= set(_catalog(root, name, version).columns):
         return _map_figure(
             root, name, version, n_neighbors, min_dist, colour, tuple(hover)
         )
+    embedding = umap(name, n_neighbors, min_dist)
     return figures.map_figure(catalog(name), embedding, colour, hover)
 
 
