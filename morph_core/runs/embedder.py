@@ -85,22 +85,32 @@ class Embedder:
             raise MorphCoreError(header["error"])
         return features
 
-    def warm(self, spec: EncoderSpec) -> None:
+    def warm(self, spec: EncoderSpec) -> threading.Thread | None:
         """Start the worker and load ``spec``'s CNN in a background thread (a few
         seconds), once, so that the upload a visitor is about to make does not
-        wait for it."""
+        wait for it; returns that thread (``None`` when already warm, or when
+        the spec cannot be used: the upload reports why)."""
+        try:
+            key = spec.fingerprint()
+        except MorphCoreError:
+            return None  # e.g. its weights are missing: the upload will say so
         with self._lock:
-            if spec.fingerprint() in self._warmed:
-                return
-            self._warmed.add(spec.fingerprint())
-        blank = np.zeros((spec.image_size, spec.image_size, spec.channels), np.uint8)
-        threading.Thread(target=self._try, args=(blank, spec), daemon=True).start()
+            if key in self._warmed:
+                return None
+            self._warmed.add(key)
+        side = spec.image_size
+        blank = np.zeros((side, side) if spec.channels == 1 else (side, side, 3))
+        thread = threading.Thread(
+            target=self._try, args=(blank.astype(np.uint8), spec), daemon=True
+        )
+        thread.start()
+        return thread
 
     def _try(self, image: np.ndarray, spec: EncoderSpec) -> None:
         try:
             self.embed(image, spec)
         except MorphCoreError:
-            pass  # the visitor's own upload reports it
+            self._warmed.discard(spec.fingerprint())  # tried again by the upload
 
     def _running(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:

@@ -39,3 +39,18 @@ def test_a_bad_request_is_a_message_and_the_worker_lives_on(env, embedder):
     process = embedder._process
     assert embedder.embed(image, spec).shape == (1280,)
     assert embedder._process is process  # the same worker answered
+
+
+def test_warming_loads_the_cnn_once_before_any_upload(env, embedder):
+    spec = resolve_encoder(None, load_manifest())
+    warming = embedder.warm(spec)
+    assert embedder.warm(spec) is None  # once
+    warming.join(timeout=120)
+    assert spec.fingerprint() in embedder._warmed  # the blank image was embedded
+    image = np.zeros((64, 64), dtype=np.uint8)
+    assert embedder.embed(image, spec).shape == (1280,)
+    missing = dataclasses.replace(spec, weights="/nowhere/model.safetensors")
+    assert embedder.warm(missing) is None  # no error here: the upload reports it
+    broken = dataclasses.replace(spec, architecture="no_such_net")
+    embedder.warm(broken).join(timeout=120)
+    assert broken.fingerprint() not in embedder._warmed  # tried again on upload
