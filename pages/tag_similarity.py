@@ -1,7 +1,5 @@
 """Tag similarity: the galaxies most like a query, by tag, id, position or image."""
 
-from functools import partial
-
 import streamlit as st
 
 from morph_core.app import cache, identity, routing, widgets
@@ -102,7 +100,7 @@ if result is not None:
     widgets.gallery(result.neighbours, dataset, details=["distance", *details])
     st.download_button(
         "Download (CSV)",
-        partial(to_csv, result.neighbours),  # written when clicked
+        to_csv(result.neighbours),
         file_name=f"{dataset}_similar.csv",
         mime="text/csv",
         key="similarity.download",

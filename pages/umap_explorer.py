@@ -1,7 +1,5 @@
 """UMAP explorer: the whole survey as a map; select a region and browse it."""
 
-from functools import partial
-
 import streamlit as st
 
 from morph_core import access
@@ -92,7 +90,7 @@ st.caption(f"Page {page} of {pages}")
 cols = st.columns(2)
 cols[0].download_button(
     "Download the selection (CSV)",
-    partial(to_csv, table),  # written when clicked, not on every run
+    to_csv(table),
     file_name=f"{dataset}_selection.csv",
     mime="text/csv",
     key="umap.download",

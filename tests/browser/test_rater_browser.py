@@ -4,6 +4,7 @@ of one rater, and ten raters at once, every click checked against the store."""
 import random
 import time
 
+import pandas as pd
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
@@ -116,3 +117,17 @@ def test_ten_raters_at_once_every_click_counted_on_its_galaxy(served):
 
     visits = crowd.crowd(10, rater)
     crowd.assert_every_click_counted(_store(served), visits, 15)
+
+
+def test_both_csvs_download_right_after_a_batch_is_rated(served, page):
+    page.goto(f"{served.url}/anomaly_rater")
+    page.locator(crowd.DESK_CARD).first.wait_for()
+    for _ in range(10):  # the tenth click ends the batch: the whole page reruns
+        page.locator(crowd.DESK_CARD).first.locator(
+            'button.rate[data-rating="3"]'
+        ).click()
+        page.wait_for_timeout(150)
+    for name in ("Full ranking (CSV)", "Your ratings (CSV)"):  # written on click
+        with page.expect_download(timeout=30_000) as download:
+            page.get_by_role("button", name=name).click()
+        assert len(pd.read_csv(download.value.path())) > 0
