@@ -72,7 +72,7 @@ ids = st.session_state.get("umap.selection")
 if ids is None:
     st.info("Select galaxies on the map to see them here.")
     st.stop()
-rows = catalog.index[catalog["galaxy_id"].isin(ids)].tolist()
+rows = explorer.rows_of(catalog, ids)
 if not rows:
     st.warning("The selection holds no galaxies: draw around some points.")
     st.stop()

@@ -177,7 +177,8 @@ def _pca_model(root: str, name: str, version: str) -> PCAModel:
 
 def warm_embedder(name: str) -> None:
     """Load the dataset's CNN in the embedding worker now, in the background (a
-    few seconds), so that the upload a visitor is about to make does not wait."""
+    few seconds), so that an upload does not wait for it; a no-op once loaded
+    (it never waits for an embedding in progress)."""
     _embedder().warm(dataset(name).encoder_spec())
 
 

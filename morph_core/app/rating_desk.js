@@ -7,9 +7,10 @@ function clickId() {
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
   const desk = (window.__morphDesk =
-    window.__morphDesk || { pending: [], focus: 0, images: new Map() });
+    window.__morphDesk || { pending: [], focus: 0, images: new Map(), inflight: 0 });
   const acked = new Set(data.acked);
   desk.pending = desk.pending.filter((c) => !acked.has(c.click_id));
+  desk.inflight = 0;  // a render: the server has finished a run since the last send
   if (desk.batch !== data.batch_id) {
     desk.batch = data.batch_id;
     desk.focus = 0;
@@ -21,9 +22,19 @@ export default function (component) {
   const busy = () =>
     new Set(desk.pending.filter((c) => c.batch_id === data.batch_id).map((c) => c.galaxy_id));
 
+  // One message in flight: clicks made while the server is still running the
+  // last one wait for its render and go together (a new message would stop
+  // that run and start it again: under load, runs were stopped over and over).
+  // Every click not yet acknowledged goes with each message (one that was lost
+  // is sent again); a render that never comes is given up after 5 s.
+  function flush() {
+    desk.pending.forEach((c) => { c.sent = true; });
+    desk.inflight = Date.now();
+    setTriggerValue("clicks", desk.pending.map(({ sent, ...click }) => click));
+  }
   function send(click) {
     desk.pending.push({ ...click, click_id: clickId(), batch_id: data.batch_id });
-    setTriggerValue("clicks", desk.pending.slice());
+    if (!desk.inflight || Date.now() - desk.inflight > 5000) flush();
     draw();
   }
   function rate(i, rating) {
@@ -105,6 +116,8 @@ export default function (component) {
     bar.append(undoButton, skipButton, note);
     root.append(grid, bar);
   }
+  // clicks made while the last message ran go now, after this render
+  setTimeout(() => { if (desk.pending.some((c) => !c.sent)) flush(); }, 0);
   draw();
 
   const onKey = (e) => {

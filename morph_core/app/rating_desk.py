@@ -6,7 +6,9 @@ every click not yet acknowledged, each with its own ``click_id``; the server
 saves each click once (:func:`morph_core.tools.anomaly.session.apply_clicks`)
 and acknowledges it in the next render. So a click is never lost to a rerun
 that races it, never counted twice, and never lands on a galaxy the rater did
-not see: a click from an out-of-date page is refused with a message.
+not see: a click from an out-of-date page is refused with a message. One
+message is in flight at a time: clicks made while the server runs the last one
+go together after its render, rather than stopping that run to start another.
 """
 
 from __future__ import annotations

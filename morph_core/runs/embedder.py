@@ -56,8 +56,9 @@ class Embedder:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while the worker embeds
         self._warmed: set[str] = set()  # CNNs loaded (or loading) in the worker
+        self._warmed_lock = threading.Lock()  # never waits for an embedding
 
     def embed(self, image: np.ndarray, spec: EncoderSpec) -> np.ndarray:
         """Features ``(n_features,)`` of one ``uint8`` image with ``spec``'s CNN.
@@ -94,7 +95,7 @@ class Embedder:
             key = spec.fingerprint()
         except MorphCoreError:
             return None  # e.g. its weights are missing: the upload will say so
-        with self._lock:
+        with self._warmed_lock:
             if key in self._warmed:
                 return None
             self._warmed.add(key)
@@ -110,7 +111,8 @@ class Embedder:
         try:
             self.embed(image, spec)
         except MorphCoreError:
-            self._warmed.discard(spec.fingerprint())  # tried again by the upload
+            with self._warmed_lock:
+                self._warmed.discard(spec.fingerprint())  # tried again by the upload
 
     def _running(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
@@ -125,15 +127,20 @@ class Embedder:
 
     def close(self) -> None:
         """Stop the worker (it is started again when needed)."""
-        self._warmed.clear()
+        with self._warmed_lock:
+            self._warmed.clear()
         if self._process is not None:
             self._process.kill()
             self._process.wait()
             self._process = None
 
 
+NICENESS = 5  # loading torch and a CNN takes seconds of CPU: the web server first
+
+
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     """The worker's loop: answer requests until stdin closes."""
+    os.nice(NICENESS)
     from morph_core.model.encoder import build_encoder, embed_image
 
     encoders = {}

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from morph_core.cli import serve_command
+from morph_core.cli import SERVER_ENV, serve_command
 from morph_core.settings import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,7 +44,7 @@ def start_streamlit(
     process = subprocess.Popen(
         serve_command(public, "127.0.0.1", port),
         cwd=PROJECT_ROOT,
-        env=os.environ | env,
+        env=os.environ | SERVER_ENV | env,
         stdout=output,
         stderr=subprocess.STDOUT,
     )

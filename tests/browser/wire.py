@@ -53,6 +53,7 @@ class Page:
     fragments: dict[str, str] = field(default_factory=dict)  # user key -> fragment
     texts: list[str] = field(default_factory=list)
     data: dict[str, dict] = field(default_factory=dict)  # component key -> data
+    renders: dict[str, int] = field(default_factory=dict)  # component key -> count
     settled: int = 0
 
     def has_text(self, needle: str) -> bool:
@@ -233,6 +234,7 @@ class Wire:
                 page.widgets[key] = proto
                 if name == "bidi_component":
                     page.data[key] = json.loads(proto.json or "null")
+                    page.renders[key] = page.renders.get(key, 0) + 1
                 page.fragments[key] = message.delta.fragment_id
 
     def _put(self, upload_url: str, name: str, content: bytes) -> None:
@@ -270,16 +272,22 @@ class Wire:
 async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
     """Rate on the rater page's desk as its JavaScript does when a person clicks
     (:func:`tests.browser.crowd.rate`): each click on the first card not saving,
-    a random pause of up to ``pause_s`` (not waiting for the server), every click
-    not yet acknowledged sent again with the next; each click's time until it
-    was acknowledged is recorded in ``visit`` (a :class:`crowd.Visit`)."""
+    a random pause of up to ``pause_s`` (not waiting for the server). One
+    message in flight: a click made before the desk was drawn again since the
+    last message waits for that render (or 5 s), then every click not yet
+    acknowledged goes together. Each click's time until it was acknowledged is
+    recorded in ``visit`` (a :class:`crowd.Visit`)."""
+    key = "rater.desk"
     pending: dict[str, dict] = {}
+    unsent: set[str] = set()
+    sent = {"at": 0.0, "renders": tab.page.renders.get(key, 0)}
     waits = []
 
     def desk() -> dict:
-        data = tab.page.data["rater.desk"]
+        data = tab.page.data[key]
         for click_id in set(data["acked"]) & set(pending):
             del pending[click_id]
+            unsent.discard(click_id)
         return data
 
     def free_card(data: dict) -> str | None:
@@ -289,23 +297,51 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
             None,
         )
 
-    for _ in range(n_clicks):
-        await tab.until(lambda page: free_card(desk()) is not None)
-        data = desk()
-        click = {
-            "click_id": uuid.uuid4().hex,
-            "kind": "rate",
-            "batch_id": data["batch_id"],
-            "galaxy_id": free_card(data),
-            "rating": rng.randrange(6),
-        }
-        pending[click["click_id"]] = click
-        visit.clicks.append((click["galaxy_id"], click["rating"]))
-        start = time.perf_counter()
-        await tab.send_trigger("rater.desk", "clicks", list(pending.values()))
-        waits.append(asyncio.create_task(_acked(tab, click["click_id"], start, visit)))
-        await asyncio.sleep(rng.uniform(0, pause_s))
-    await asyncio.gather(*waits)
+    def in_flight() -> bool:
+        drawn = tab.page.renders.get(key, 0) != sent["renders"]
+        return sent["at"] > 0 and not drawn and time.perf_counter() - sent["at"] < 5
+
+    async def flush() -> None:
+        unsent.clear()
+        sent.update(at=time.perf_counter(), renders=tab.page.renders.get(key, 0))
+        await tab.send_trigger(key, "clicks", list(pending.values()))
+
+    async def after_renders() -> None:  # the page's render sends what waited
+        while True:
+            try:
+                await tab.until(lambda page: bool(unsent) and not in_flight())
+            except TimeoutError:
+                continue  # nothing waited: the rater paused
+            desk()
+            await flush()
+
+    flusher = asyncio.create_task(after_renders())
+    try:
+        for _ in range(n_clicks):
+            await tab.until(lambda page: free_card(desk()) is not None)
+            data = desk()
+            click = {
+                "click_id": uuid.uuid4().hex,
+                "kind": "rate",
+                "batch_id": data["batch_id"],
+                "galaxy_id": free_card(data),
+                "rating": rng.randrange(6),
+            }
+            pending[click["click_id"]] = click
+            visit.clicks.append((click["galaxy_id"], click["rating"]))
+            start = time.perf_counter()
+            if in_flight():
+                unsent.add(click["click_id"])
+            else:
+                await flush()
+            waits.append(
+                asyncio.create_task(_acked(tab, click["click_id"], start, visit))
+            )
+            await asyncio.sleep(rng.uniform(0, pause_s))
+        await asyncio.gather(*waits)
+    finally:
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
 
 
 async def _acked(tab: Wire, click_id: str, start: float, visit) -> None:

@@ -2,6 +2,7 @@
 dead worker is started again, a bad request is an error and the worker lives on."""
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -54,3 +55,15 @@ def test_warming_loads_the_cnn_once_before_any_upload(env, embedder):
     broken = dataclasses.replace(spec, architecture="no_such_net")
     embedder.warm(broken).join(timeout=120)
     assert broken.fingerprint() not in embedder._warmed  # tried again on upload
+
+
+def test_warming_never_waits_for_an_embedding_in_progress(env, embedder):
+    spec = resolve_encoder(None, load_manifest())
+    with embedder._lock:  # another visitor's upload is being embedded
+        started = time.perf_counter()
+        warming = embedder.warm(spec)  # a page run asks for the CNN meanwhile
+        assert embedder.warm(spec) is None
+        assert time.perf_counter() - started < 1  # the page was not held up
+        assert warming.is_alive()  # the warm-up waits its turn, in its thread
+    warming.join(timeout=120)
+    assert spec.fingerprint() in embedder._warmed

@@ -6,6 +6,7 @@ from morph_core.tools.explorer import (
     colour_columns,
     n_pages,
     page_of,
+    rows_of,
     selected_rows,
     selection_table,
 )
@@ -37,6 +38,12 @@ def test_selection_pagination():
     assert table["smooth_fraction"].is_monotonic_decreasing
     assert n_pages(50, 24) == 3 and n_pages(0, 24) == 1
     assert page_of(table, 2, 3)["galaxy_id"].tolist() == table["galaxy_id"][3:].tolist()
+
+
+def test_a_stored_selection_finds_its_rows_and_ignores_galaxies_gone():
+    catalog = _catalog(10).astype({"galaxy_id": "string"})
+    assert rows_of(catalog, ["G7", "G2", "gone", "G7"]) == [2, 7]
+    assert rows_of(catalog, []) == []
 
 
 def test_regions_select_every_galaxy_inside_even_when_not_drawn():
