@@ -79,6 +79,26 @@ def test_a_rapid_double_click_rates_once(served, page):
     assert len(_store(served).events(key)) == 2
 
 
+def test_six_ratings_by_key_faster_than_the_server_each_land_on_their_galaxy(
+    served, page
+):
+    sent = []  # messages from the page to the server
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(f)))
+    page.goto(f"{served.url}/anomaly_rater")
+    expect(_cards(page)).to_have_count(10)
+    expect(_count(page)).to_have_text("0")
+    shown = [c.get_attribute("data-galaxy-id") for c in _cards(page).all()]
+    before = len(sent)
+    for _ in range(6):  # six ratings faster than the server answers one
+        page.keyboard.press("4")
+    expect(_count(page)).to_have_text("6")
+    messages = len(sent) - before
+    assert messages < 6  # those made while a run was going went together
+    key = page.url.split("visitor=")[1].split("&")[0]
+    ratings = _store(served).ratings(key)
+    assert ratings.values[:, :2].tolist() == [[g, 4] for g in shown[:6]]
+
+
 def test_two_tabs_of_one_rater_never_misplace_a_click(served, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     first = context.new_page()
