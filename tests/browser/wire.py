@@ -306,14 +306,17 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
         sent.update(at=time.perf_counter(), renders=tab.page.renders.get(key, 0))
         await tab.send_trigger(key, "clicks", list(pending.values()))
 
+    done = False
+
     async def after_renders() -> None:  # the page's render sends what waited
-        while True:
+        while not done:
             try:
-                await tab.until(lambda page: bool(unsent) and not in_flight())
+                await tab.until(lambda page: done or (unsent and not in_flight()))
             except TimeoutError:
                 continue  # nothing waited: the rater paused
-            desk()
-            await flush()
+            if unsent:
+                desk()
+                await flush()
 
     flusher = asyncio.create_task(after_renders())
     try:
@@ -339,8 +342,8 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
             )
             await asyncio.sleep(rng.uniform(0, pause_s))
         await asyncio.gather(*waits)
-    finally:
-        flusher.cancel()
+    finally:  # (a cancel can be lost in asyncio.wait_for on 3.11: a flag)
+        done = True
         await asyncio.gather(flusher, return_exceptions=True)
 
 
