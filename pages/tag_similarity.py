@@ -16,8 +16,9 @@ st.caption(
 dataset = routing.require_dataset(routing.SIMILARITY)
 catalog = cache.catalog(dataset)
 has_sky = {"ra", "dec"} <= set(catalog.columns) and catalog["ra"].notna().any()
-cache.warm_embedder(dataset)  # the CNN loads before anyone uploads (once)
 route, value, upload = widgets.similarity_query(catalog)
+if route == "image":
+    cache.warm_embedder(dataset)  # the CNN loads while the visitor picks a file
 
 cols = st.columns(3)
 k = cols[0].number_input("Neighbours", 1, 100, 7, key="similarity.k")
