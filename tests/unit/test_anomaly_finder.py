@@ -114,3 +114,16 @@ def test_bad_arguments_say_why(sky):
         finder.propose(features)
     with pytest.raises(ValueError, match="rated rows but"):
         AnomalyFinder().fit(features, rated, [1, 2])
+
+
+def test_threads_and_chunks_predict_the_same_numbers():
+    rng = np.random.default_rng(2)
+    features = rng.standard_normal((2500, 8))
+    rated = rng.choice(2500, 40, replace=False)
+    ratings = rng.integers(0, 6, 40)
+    one = AnomalyFinder(chunk=2500, n_jobs=1, random_state=0)
+    many = AnomalyFinder(chunk=300, n_jobs=3, random_state=0)  # 9 chunks, 1 short
+    a = one.fit(features, rated, ratings).predict(features, return_std=True)
+    b = many.fit(features, rated, ratings).predict(features, return_std=True)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])

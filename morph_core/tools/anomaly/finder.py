@@ -15,7 +15,10 @@ that score.
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RationalQuadratic, Sum, WhiteKernel
 from sklearn.utils.validation import check_array, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from morph_core.tools.anomaly.acquisition import (
     BATCH_SIZE,
@@ -36,7 +40,7 @@ from morph_core.tools.anomaly.acquisition import (
 
 Start = Literal["paper", "isolation_forest"]
 STARTS: tuple[Start, ...] = ("paper", "isolation_forest")
-CHUNK = 50_000  # galaxies predicted at a time
+CHUNK = 4096  # galaxies predicted at a time (their kernel rows stay in cache)
 EI_NEGLIGIBLE = 1e-6  # rating units: below this EI ranks noise, not promise
 
 
@@ -78,6 +82,9 @@ class AnomalyFinder(BaseEstimator):
         Galaxies per proposed batch (§3.2: 10).
     chunk : int
         Galaxies predicted at a time (bounds memory at 10^6 galaxies).
+    n_jobs : int, optional
+        Threads predicting chunks side by side (default: every core); each calls
+        BLAS with one thread. The same numbers for any value.
     random_state : int, optional
         Seeds the paper's random first batch and the GP.
 
@@ -108,12 +115,14 @@ class AnomalyFinder(BaseEstimator):
         xi: float = EI_XI,
         batch_size: int = BATCH_SIZE,
         chunk: int = CHUNK,
+        n_jobs: int | None = None,
         random_state: int | None = None,
     ):
         self.start = start
         self.xi = xi
         self.batch_size = batch_size
         self.chunk = chunk
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     def fit(self, features, rated, ratings) -> AnomalyFinder:
@@ -158,34 +167,61 @@ class AnomalyFinder(BaseEstimator):
         """Predicted rating of every galaxy (and its standard deviation).
 
         For the default kernel the arithmetic of scikit-learn's
-        ``predict(return_std=True)`` is done in place with matrix products
-        (squared distances by BLAS rather than ``cdist``): identical results,
-        about 1.5x faster at 100k galaxies.
+        ``predict(return_std=True)`` is done with matrix products (squared
+        distances by BLAS rather than ``cdist``, the triangular solve in place),
+        in chunks of :attr:`chunk` rows predicted by :attr:`n_jobs` threads:
+        identical results; one acquisition step at 10^5 galaxies 0.79 -> 0.30 s,
+        at 10^6 4.75 -> 2.75 s on 2 cores.
         """
         check_is_fitted(self, "rated_")
         features = check_array(features)
         mean, std = np.zeros(len(features)), np.zeros(len(features))
-        if self.gp_ is not None:
-            kernel = self.gp_.kernel_
-            fast = isinstance(kernel, Sum) and isinstance(kernel.k1, RationalQuadratic)
-            for start in range(0, len(features), self.chunk):
-                x = np.asarray(features[start : start + self.chunk], np.float64)
-                m, s = self._predict_fast(x) if fast else self.gp_.predict(x, True)
-                mean[start : start + self.chunk] = m * self.y_scale_ + self.y_mean_
-                std[start : start + self.chunk] = s * self.y_scale_
+        if self.gp_ is None:
+            return (mean, std) if return_std else mean
+        kernel = self.gp_.kernel_
+        fast = isinstance(kernel, Sum) and isinstance(kernel.k1, RationalQuadratic)
+        scratch = threading.local()
+
+        def predict_chunk(start: int) -> None:
+            rows = slice(start, start + self.chunk)
+            x = features[rows]
+            if not fast:
+                m, s = self.gp_.predict(x, return_std=True)
+            else:
+                if not hasattr(scratch, "k"):  # one buffer per thread, reused
+                    scratch.k = np.empty((self.chunk, len(self.rated_)))
+                m, s = self._predict_fast(x, scratch.k[: len(x)])
+            np.multiply(m, self.y_scale_, out=mean[rows])
+            mean[rows] += self.y_mean_
+            np.multiply(s, self.y_scale_, out=std[rows])
+
+        starts = range(0, len(features), self.chunk)
+        n_jobs = min(self.n_jobs or os.cpu_count() or 1, len(starts))
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_jobs) as pool:
+            list(pool.map(predict_chunk, starts))  # (raises what a chunk raised)
         return (mean, std) if return_std else mean
 
-    def _predict_fast(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _predict_fast(
+        self, x: np.ndarray, k: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the GP at ``x``, with ``k`` (``len(x)`` rows by the
+        rated galaxies, C order) as scratch."""
         rq, white = self.gp_.kernel_.k1, self.gp_.kernel_.k2
         train = self.gp_.X_train_
-        k = (x**2).sum(1)[:, None] + (train**2).sum(1)[None] - 2 * x @ train.T
+        np.matmul(x, train.T, out=k)  # squared distances, in place
+        k *= -2
+        k += (x**2).sum(1)[:, None]
+        k += (train**2).sum(1)[None]
         np.maximum(k, 0, out=k)
         k /= 2 * rq.alpha * rq.length_scale**2
         k += 1
         np.power(k, -rq.alpha, out=k)  # RationalQuadratic(x, train); white is 0 there
-        v = solve_triangular(self.gp_.L_, k.T, lower=True, check_finite=False)
+        mean = k @ self.gp_.alpha_
+        v = solve_triangular(  # into k's memory: k.T is Fortran-ordered
+            self.gp_.L_, k.T, lower=True, check_finite=False, overwrite_b=True
+        )
         var = 1 + white.noise_level - np.einsum("ij,ij->j", v, v)
-        return (k @ self.gp_.alpha_).ravel(), np.sqrt(np.maximum(var, 0))
+        return mean.ravel(), np.sqrt(np.maximum(var, 0))
 
     def propose(self, features, oddness: np.ndarray | None = None) -> Proposal:
         """The next batch: unrated rows that maximise the acquisition.
