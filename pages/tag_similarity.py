@@ -16,7 +16,16 @@ st.caption(
 dataset = routing.require_dataset(routing.SIMILARITY)
 catalog = cache.catalog(dataset)
 has_sky = {"ra", "dec"} <= set(catalog.columns) and catalog["ra"].notna().any()
-route, value, upload = widgets.similarity_query(catalog)
+
+
+def _search_upload() -> None:
+    """An uploaded image is a query: searched at once, without a second click
+    (under load a click on Search right after an upload was sometimes lost)."""
+    if st.session_state.get("similarity.upload") is not None:
+        st.session_state["similarity.searching"] = True
+
+
+route, value, upload = widgets.similarity_query(catalog, on_upload=_search_upload)
 if route == "image":
     cache.warm_embedder(dataset)  # the CNN loads while the visitor picks a file
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -208,11 +208,12 @@ QUERY_ROUTES = {  # the similarity page's ways to a query
 
 
 def similarity_query(
-    catalog: pd.DataFrame,
+    catalog: pd.DataFrame, on_upload: Callable[[], None] | None = None
 ) -> tuple[str, str | None, UploadedFile | None]:
     """The query inputs of the similarity page: how (tag, id, sky position, the
     explorer's galaxy, an upload) and what. Returns the library's route
-    (the explorer's galaxy is a "galaxy id"), the value and the upload."""
+    (the explorer's galaxy is a "galaxy id"), the value and the upload;
+    ``on_upload`` is called when a file is uploaded or removed."""
     from_explorer = st.session_state.get("similarity.from_explorer")
     if from_explorer:
         st.session_state["similarity.route"] = "explorer"
@@ -254,5 +255,6 @@ def similarity_query(
             f"and {limits.upload_pixels / 1e6:g} megapixels)",
             type=["jpg", "jpeg", "png"],
             key="similarity.upload",
+            on_change=on_upload,
         )
     return ("galaxy id" if route == "explorer" else route), value, upload
