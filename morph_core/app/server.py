@@ -23,6 +23,7 @@ PRELOADED = (
     "morph_core.tools.similarity",
     "morph_core.tools.explorer",
     "morph_core.runs.sweep",
+    "faiss",  # the similarity index (imported when a search first builds it)
     "plotly.graph_objects",
     "plotly.subplots",
 )

@@ -103,3 +103,12 @@ def test_what_pages_import_loads_no_model_library():
     )
     loaded = _loaded("\n".join(f"import {n}" for n in imported))
     assert not loaded & set(MODEL_LIBRARIES)
+
+
+@pytest.mark.slow
+def test_what_the_server_imports_before_serving_loads_no_model_library():
+    from morph_core.app.server import PRELOADED
+
+    loaded = _loaded("\n".join(f"import {name}" for name in PRELOADED))
+    assert not loaded & set(MODEL_LIBRARIES)
+    assert {"sklearn", "plotly", "faiss"} <= loaded  # what first visits waited for
