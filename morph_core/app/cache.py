@@ -31,6 +31,7 @@ from morph_core.dataset import (
 )
 from morph_core.errors import MorphCoreError
 from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
+from morph_core.runs import embedder
 from morph_core.runs.embedder import Embedder
 from morph_core.store.ratings import Batch, RatingStore
 from morph_core.tools.similarity import NeighbourIndex
@@ -182,10 +183,9 @@ def warm_embedder(name: str) -> None:
     _embedder().warm(dataset(name).encoder_spec())
 
 
-@st.cache_resource(show_spinner=False)
 def _embedder() -> Embedder:
     """The server's one embedding worker (torch lives there, not here)."""
-    return Embedder()
+    return embedder.shared()
 
 
 def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:

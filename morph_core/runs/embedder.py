@@ -135,6 +135,20 @@ class Embedder:
             self._process = None
 
 
+_SHARED: Embedder | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared() -> Embedder:
+    """The process's one handle on the embedding worker (the web server's: its
+    pages and its start-up warm the same worker)."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = Embedder()
+        return _SHARED
+
+
 NICENESS = 5  # loading torch and a CNN takes seconds of CPU: the web server first
 
 

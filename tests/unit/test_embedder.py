@@ -67,3 +67,33 @@ def test_warming_never_waits_for_an_embedding_in_progress(env, embedder):
         assert warming.is_alive()  # the warm-up waits its turn, in its thread
     warming.join(timeout=120)
     assert spec.fingerprint() in embedder._warmed
+
+
+def test_a_public_server_loads_the_demo_cnn_before_any_visitor(
+    prepared_env, monkeypatch
+):
+    from morph_core.app.server import warm_uploads
+    from morph_core.dataset import open_dataset
+    from morph_core.runs import embedder as module
+
+    monkeypatch.setattr(module, "_SHARED", None)  # this test's own worker
+    assert warm_uploads() is None  # local: loaded when the upload route is picked
+    monkeypatch.setenv("MORPH_MODE", "public")
+    warming = warm_uploads()
+    try:
+        warming.join(timeout=120)
+        spec = open_dataset(load_manifest().default_dataset).encoder_spec()
+        assert spec.fingerprint() in module.shared()._warmed  # the CNN was loaded
+        assert warm_uploads() is None  # once
+    finally:
+        module.shared().close()
+
+
+def test_a_public_server_without_a_prepared_sky_starts_no_worker(env, monkeypatch):
+    from morph_core.app.server import warm_uploads
+    from morph_core.runs import embedder as module
+
+    monkeypatch.setattr(module, "_SHARED", None)
+    monkeypatch.setenv("MORPH_MODE", "public")
+    assert warm_uploads() is None
+    assert module._SHARED is None
