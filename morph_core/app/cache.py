@@ -32,7 +32,6 @@ from morph_core.dataset import (
 from morph_core.errors import MorphCoreError
 from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
 from morph_core.runs import embedder
-from morph_core.runs.embedder import Embedder
 from morph_core.store.ratings import Batch, RatingStore
 from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
@@ -180,12 +179,7 @@ def warm_embedder(name: str) -> None:
     """Load the dataset's CNN in the embedding worker now, in the background (a
     few seconds), so that an upload does not wait for it; a no-op once loaded
     (it never waits for an embedding in progress)."""
-    _embedder().warm(dataset(name).encoder_spec())
-
-
-def _embedder() -> Embedder:
-    """The server's one embedding worker (torch lives there, not here)."""
-    return embedder.shared()
+    embedder.shared().warm(dataset(name).encoder_spec())
 
 
 def embed_upload(name: str, data: bytes, filename: str) -> np.ndarray:
@@ -214,7 +208,7 @@ def _embed_upload(
         max_bits=limits.upload_bits,
         draft=4 * spec.image_size,
     )
-    features = _embedder().embed(image, spec)
+    features = embedder.shared().embed(image, spec)  # torch lives there
     model = _pca_model(root, name, version)
     return model.transform(features[None])[0, :PCA_SIMILARITY]
 

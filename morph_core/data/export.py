@@ -12,6 +12,7 @@ import pyarrow.csv as pa_csv
 from morph_core import access
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_RISKY = "^[" + "".join("\\-" if c == "-" else c for c in FORMULA_STARTS) + "]"
 SERVER_PATH_COLUMNS = ("file",)  # where a galaxy's image lies on the server
 
 
@@ -45,7 +46,7 @@ def _is_text(kind: pa.DataType) -> bool:
 
 
 def _defused(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    risky = pc.match_substring_regex(column, r"^[=+\-@\t\r]")
+    risky = pc.match_substring_regex(column, _RISKY)
     quote, nothing = pa.scalar("'", column.type), pa.scalar("", column.type)
     return pc.if_else(
         risky, pc.binary_join_element_wise(quote, column, nothing), column
