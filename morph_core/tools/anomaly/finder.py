@@ -170,8 +170,9 @@ class AnomalyFinder(BaseEstimator):
         ``predict(return_std=True)`` is done with matrix products (squared
         distances by BLAS rather than ``cdist``, the triangular solve in place),
         in chunks of :attr:`chunk` rows predicted by :attr:`n_jobs` threads:
-        identical results; one acquisition step at 10^5 galaxies 0.79 -> 0.30 s,
-        at 10^6 4.75 -> 2.75 s on 2 cores.
+        identical results; one acquisition step at 10^5 galaxies 0.67-0.77 ->
+        0.37-0.39 s, at 10^6 4.5-4.7 -> 3.1-3.2 s on 2 cores (``_timing`` of
+        ``benchmarks/anomaly.py``).
         """
         check_is_fitted(self, "rated_")
         features = check_array(features)
