@@ -17,6 +17,10 @@ TOOLS = [
     st.Page(path, title=title, icon=icon)
     for path, (title, icon) in routing.TOOLS.items()
 ]
+WORKSHOP_PAGES = [
+    st.Page(path, title=title, icon=icon)
+    for path, (title, icon) in routing.WORKSHOP_PAGES.items()
+]
 SAMPLE = 12  # galaxies in Home's random sample
 
 
@@ -241,8 +245,9 @@ def main() -> None:
     )
     identity.visitor()  # the key goes into the URL
     identity.admin_sign_in()
+    home_page = st.Page(home, title="Home", icon=":material/home:", default=True)
     navigation = st.navigation(
-        [st.Page(home, title="Home", icon=":material/home:", default=True), *TOOLS]
+        {"Tools": [home_page, *TOOLS], "Teaching": WORKSHOP_PAGES}
     )
     goto = st.session_state.pop("home.goto", None)
     if goto:  # a page opened by a link before Home.py ran: go back to it

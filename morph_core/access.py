@@ -33,6 +33,7 @@ ADMIN_ACTIONS = {
     "recompute_umap": "recomputing the map",
     "see_all": "seeing everyone's ratings and runs",
     "clear": "clearing data",
+    "run_workshop": "running a workshop",
     "apply_encoder": "applying a run that changed the encoder (it re-embeds "
     "every image in the web server)",
 }

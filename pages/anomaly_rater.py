@@ -5,7 +5,7 @@ from functools import partial
 
 import streamlit as st
 
-from morph_core.app import cache, identity, routing, widgets
+from morph_core.app import cache, classwork, identity, routing, widgets
 from morph_core.app.figures import interest_map
 from morph_core.app.rating_desk import rating_desk
 from morph_core.data.export import to_csv
@@ -31,6 +31,7 @@ st.caption(
 )
 dataset = routing.require_dataset(routing.RATER)
 visitor = identity.visitor()
+classwork.rater_progress(dataset)
 with st.sidebar:
     start = st.selectbox(
         "Start",

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from morph_core.app import cache, identity, routing, widgets
+from morph_core.app import cache, classwork, identity, routing, widgets
 from morph_core.data.export import to_csv
 from morph_core.errors import MorphCoreError
 from morph_core.tools import similarity
@@ -107,6 +107,7 @@ if result is not None:
         )
     st.subheader(f"{len(result.neighbours)} most similar galaxies")
     widgets.gallery(result.neighbours, dataset, details=["distance", *details])
+    classwork.send_picks(dataset, catalog, result.neighbours)
     st.download_button(
         "Download (CSV)",
         to_csv(result.neighbours),

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from morph_core import access
-from morph_core.app import actions, cache, identity, routing, widgets
+from morph_core.app import actions, cache, classwork, identity, routing, widgets
 from morph_core.data.export import to_csv
 from morph_core.dataset import UMAP_DEFAULT
 from morph_core.tools import explorer
@@ -78,6 +78,7 @@ if not rows:
     st.stop()
 
 st.subheader(f"{len(rows)} galaxies selected")
+classwork.send_selection(dataset, catalog, catalog["galaxy_id"].iloc[rows].tolist())
 cols = st.columns([2, 1, 1])
 sort_by = cols[0].selectbox("Sort by", columns[1:] or ["galaxy_id"], key="umap.sort")
 descending = cols[1].toggle("Descending", key="umap.descending")

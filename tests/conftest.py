@@ -77,6 +77,18 @@ def prepared_env(
 
 
 @pytest.fixture
+def ringed_env(prepared_env: Path) -> Path:
+    """The tiny sky with 20 rings (it has 1): enough for a workshop's ring run."""
+    import pandas as pd
+
+    path = prepared_env / "synthetic" / "catalog.parquet"
+    catalog = pd.read_parquet(path)
+    catalog["ring"] = np.arange(len(catalog)) < 20
+    catalog.to_parquet(path)
+    return prepared_env
+
+
+@pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """A user's folder: 8 good cutouts and every kind of bad input, with a CSV."""
     folder = tmp_path / "cutouts"

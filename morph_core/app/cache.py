@@ -33,6 +33,7 @@ from morph_core.errors import MorphCoreError
 from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
 from morph_core.runs import embedder
 from morph_core.store.ratings import Batch, RatingStore
+from morph_core.store.workshops import WorkshopStore
 from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
 
@@ -40,6 +41,9 @@ if TYPE_CHECKING:  # the rater's modules load scikit-learn: only on its page
     import plotly.graph_objects as go
 
     from morph_core.tools.anomaly.session import RaterModel
+    from morph_core.workshop.classroom import ClassResults
+
+CLASS_REFRESH_S = 3  # a workshop's results are recomputed at most this often
 
 
 @st.cache_resource(show_spinner=False)
@@ -292,4 +296,35 @@ def _rater_model(
         features,
         oddness,
         start,
+    )
+
+
+# -- workshops -----------------------------------------------------------------------
+
+
+def workshops() -> WorkshopStore:
+    """The server's workshop store (shared: it holds only a path)."""
+    return _workshops(_root())
+
+
+@st.cache_resource(show_spinner=False)
+def _workshops(root: str) -> WorkshopStore:
+    from morph_core.workshop.classroom import store
+
+    return store()
+
+
+def class_results(workshop_id: str) -> ClassResults:
+    """A workshop's class results, at most a few seconds old: one computation
+    serves every participant and the instructor's dashboard."""
+    return _class_results(_root(), workshop_id)
+
+
+@st.cache_data(ttl=CLASS_REFRESH_S, max_entries=16, show_spinner=False)
+def _class_results(root: str, workshop_id: str) -> ClassResults:
+    from morph_core.workshop.classroom import class_results
+
+    workshop = _workshops(root).get(workshop_id)
+    return class_results(
+        _workshops(root), workshop, open_dataset(workshop.dataset, Path(root))
     )

@@ -177,3 +177,83 @@ def interest_map(
     ranked = catalog.assign(interest=catalog["galaxy_id"].map(interest))
     figure = map_figure(ranked, embedding, "interest", ["interest"])
     return figure.update_layout(height=300, showlegend=False)
+
+
+# -- a workshop's class (morph_core.workshop.classroom.ClassResults) -----------------
+
+
+def _class_layout(fig: go.Figure, x: str, y: str) -> go.Figure:
+    fig.update_xaxes(title_text=x)
+    fig.update_yaxes(title_text=y)
+    return fig.update_layout(height=300, margin={"t": 30, "b": 10})
+
+
+def selections_figure(progress: pd.DataFrame) -> go.Figure:
+    """Lesson 1: each participant's lasso as completeness against purity."""
+    done = progress[progress.get("explorer", pd.Series(dtype=str)) == "done"]
+    fig = go.Figure(
+        go.Scatter(
+            x=done.get("completeness", []),
+            y=done.get("purity", []),
+            text=done.get("name", []),
+            mode="markers+text",
+            textposition="top center",
+        )
+    )
+    fig.update_xaxes(range=[0, 1.05])
+    fig.update_yaxes(range=[0, 1.1])
+    return _class_layout(fig, "completeness (mergers caught)", "purity (are mergers)")
+
+
+def picks_figure(progress: pd.DataFrame, random_expected: float) -> go.Figure:
+    """Lesson 2: true rings among each participant's picks, against chance."""
+    done = progress[progress.get("similarity", pd.Series(dtype=str)) == "done"]
+    fig = go.Figure(go.Bar(x=done.get("name", []), y=done.get("rings_picked", [])))
+    fig.add_hline(
+        y=random_expected,
+        line_dash="dash",
+        annotation_text=f"random pick: {random_expected:.1f}",
+    )
+    return _class_layout(fig, "participant", "true rings picked")
+
+
+def found_figure(curves: pd.DataFrame, rate: float, n: int) -> go.Figure:
+    """Lesson 3: interesting galaxies met after each rating, per participant,
+    with a random order's expectation (the paper's Fig. 8, made by the class)."""
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(curves.groupby("name", sort=False)):
+        fig.add_scatter(
+            x=rows["n_rated"],
+            y=rows["found"],
+            name=str(name),
+            mode="lines",
+            line={"color": _COLOURS[i % len(_COLOURS)]},
+        )
+    fig.add_scatter(
+        x=[0, n],
+        y=[0, n * rate],
+        name="random order",
+        mode="lines",
+        line={"dash": "dash", "color": "grey"},
+    )
+    return _class_layout(fig, "galaxies rated", "rings and lenses met")
+
+
+def class_curve_figure(runs: pd.DataFrame) -> go.Figure:
+    """Lesson 4: every finished run's test AUC against labels per class, and
+    the class's mean (the paper's ring figure, made by the class)."""
+    done = runs[runs["state"] == "finished"]
+    mean = done.groupby("n_per_class")["test_auc"].mean()
+    fig = go.Figure(
+        go.Scatter(
+            x=done["n_per_class"],
+            y=done["test_auc"],
+            text=done.get("participant"),
+            mode="markers",
+            name="runs",
+            marker={"opacity": 0.6},
+        )
+    )
+    fig.add_scatter(x=mean.index, y=mean.values, name="class mean", mode="lines")
+    fig.update_xaxes(type="log")
+    return _class_layout(fig, "labels per class", "test ROC AUC (rings)")

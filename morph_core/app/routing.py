@@ -17,6 +17,12 @@ TOOLS = {  # page -> (title, icon)
     RATER: ("Anomaly rater", ":material/star:"),
     MONITOR: ("Fine-tune monitor", ":material/model_training:"),
 }
+WORKSHOP = "pages/workshop.py"
+CLASS_DASHBOARD = "pages/class_dashboard.py"
+WORKSHOP_PAGES = {  # page -> (title, icon)
+    WORKSHOP: ("Workshop", ":material/school:"),
+    CLASS_DASHBOARD: ("Class dashboard", ":material/co_present:"),
+}
 
 
 def require_dataset(page: str) -> str:

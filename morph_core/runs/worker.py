@@ -41,14 +41,17 @@ def main(path: Path) -> int:
         catalog = dataset.catalog()
         labels = LabelSource.from_record(request["source"]).labels(dataset, catalog)
         config = FinetuneConfig(**request["config"])
+        spec = EncoderSpec.from_record(request["encoder"])
+        own = config.strategy == "head" and spec == dataset.encoder_spec()
         run = train_run(
             catalog,
             labels,
             balanced_split(labels, config.n_per_class, config.seed),
-            EncoderSpec.from_record(request["encoder"]),
+            spec,
             config,
             on_epoch=folder.append_epoch,
             should_stop=folder.stop_requested,
+            features=dataset.features() if own else None,  # no image read
         )
         if not folder.exists():  # deleted while training
             start_queued(dataset)

@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from morph_core.errors import MorphCoreError
+from morph_core.store.sqlite import SqliteFile
 
-_WRITERS: dict[str, threading.Lock] = {}  # ratings file -> this process's writer
-_WRITERS_LOCK = threading.Lock()
 RATINGS = range(0, 6)  # 0 (not interesting) to 5 (very interesting), Walmsley+22 §3.2
 
 _SCHEMA = """
@@ -101,7 +97,7 @@ class Batch:
     remaining: list[str] = field(default_factory=list)
 
 
-class RatingStore:
+class RatingStore(SqliteFile):
     """Ratings of every rater of one dataset, in ``<workspace>/ratings.sqlite``.
 
     Holds only the path: each call opens its own connection (WAL mode, busy
@@ -115,73 +111,22 @@ class RatingStore:
         Galaxy ids that may be rated (the dataset's); others are refused.
     """
 
+    SCHEMA = _SCHEMA
+    WHAT = "ratings"
+
     def __init__(self, path: Path, known_ids=None):
-        self.path = Path(path)
+        super().__init__(path)
         self.known_ids = frozenset(known_ids) if known_ids is not None else None
-        self._ready = False
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA synchronous=FULL")  # committed = on disk
-            if not self._ready:
-                self._set_up(connection)
-        except sqlite3.DatabaseError as e:
-            raise MorphCoreError(
-                f"the ratings file of {self.path.parent.name!r} cannot be opened "
-                f"({e}); it is left as it is: move it aside to start a new one, or "
-                "restore a backup"
-            ) from e
-        try:
-            yield connection
-        except sqlite3.OperationalError as e:
-            raise MorphCoreError(f"the ratings file is busy or locked: {e}") from e
-        finally:
-            connection.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on leaving, rolled back on an error.
-
-        The visitors of one server queue on a lock of this process first, so
-        SQLite's own lock (polled with sleeps of up to 100 ms) is only ever
-        contended by other processes: with 18 raters at once, waits on it made
-        a 1 ms click take seconds.
-        """
-        with _WRITERS_LOCK:
-            writer = _WRITERS.setdefault(str(self.path.resolve()), threading.Lock())
-        with writer, self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def _set_up(self, connection: sqlite3.Connection) -> None:
-        """Create or update the schema, once per store object (one transaction)."""
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            have = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
-            for column, kind in _COLUMNS.items():
-                if column not in have:
-                    connection.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
-            connection.execute(
-                "CREATE UNIQUE INDEX IF NOT EXISTS events_click ON events (click_id) "
-                "WHERE click_id IS NOT NULL"
-            )
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        self._ready = True
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        have = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+        for column, kind in _COLUMNS.items():
+            if column not in have:
+                connection.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
+        connection.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS events_click ON events (click_id) "
+            "WHERE click_id IS NOT NULL"
+        )
 
     # -- raters -------------------------------------------------------------------
 

@@ -197,21 +197,37 @@ def train_run(
     progress: ProgressFn | None = None,
     on_epoch: EpochFn | None = None,
     should_stop: StopFn | None = None,
+    features: np.ndarray | None = None,
 ) -> FinetuneRun:
-    """Train, keep the best epoch, score it on the test set; saved to ``folder``."""
+    """Train, keep the best epoch, score it on the test set; saved to ``folder``.
+
+    ``features``: the encoder's pooled features of the catalogue's rows (a
+    prepared dataset's, made by ``spec``). A head-only run then reads no image
+    and runs no encoder: a run on the demo sky takes seconds, not minutes.
+    """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = _classifier(spec, len(labels.classes), config)
-    files = catalog["file"].astype(str).to_numpy()
-    rows = np.concatenate([split.train, split.val, split.test])
-    images = dict(zip(rows, preprocess_files(list(files[rows]), spec), strict=True))
-    x = {p: torch.stack([images[r] for r in getattr(split, p)]).float() for p in _PARTS}
     y = {p: torch.as_tensor(labels.values[getattr(split, p)]) for p in _PARTS}
     n_classes = len(labels.classes)
-
-    model.encoder.eval()
-    with torch.no_grad():  # not inference_mode: the head saves its input for backward
-        feats = {part: _embed(model.encoder, pixels) for part, pixels in x.items()}
+    if features is not None and config.strategy == "head":
+        feats = {
+            p: torch.as_tensor(np.asarray(features[getattr(split, p)], np.float32))
+            for p in _PARTS
+        }
+        x = feats  # scored by the head alone
+    else:
+        files = catalog["file"].astype(str).to_numpy()
+        rows = np.concatenate([split.train, split.val, split.test])
+        pixels = preprocess_files(list(files[rows]), spec)
+        images = dict(zip(rows, pixels, strict=True))
+        x = {
+            p: torch.stack([images[r] for r in getattr(split, p)]).float()
+            for p in _PARTS
+        }
+        model.encoder.eval()
+        with torch.no_grad():  # not inference_mode: the head saves its input
+            feats = {part: _embed(model.encoder, pixels) for part, pixels in x.items()}
     phases = [_head_phase(model, feats, y, n_classes, config, generator)]
     if config.strategy == "staged":
         set_trainable(list(model.encoder.parameters()), False)
@@ -224,9 +240,10 @@ def train_run(
     run = FinetuneRun(config, spec, labels.classes, model, folder=folder)
     run.history = trainer.fit(phases)
     model.eval()
+    scorer = model.head if x is feats else model
     run.test = {
         k: round(v, 4)
-        for k, v in classifier_metrics(model, x["test"], y["test"], n_classes).items()
+        for k, v in classifier_metrics(scorer, x["test"], y["test"], n_classes).items()
     } | {f"n_{part}": int(len(getattr(split, part))) for part in _PARTS}
     if folder is not None:
         run.save(folder)

@@ -28,6 +28,21 @@ def open_page(
     return at
 
 
+def open_in_app(name: str, query: dict | None = None, **state) -> AppTest:
+    """Run ``pages/<name>.py`` inside the app (Home's navigation, so its page
+    links resolve), with the URL's ``query`` and session ``state``."""
+    at = AppTest.from_file(str(PROJECT_ROOT / "Home.py"), default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key.replace("__", ".")] = value
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(f"pages/{name}.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
 def desk(at: AppTest) -> dict:
     """The data the rater's desk component was drawn with: ``batch_id``,
     ``cards`` (``galaxy_id``, ``image``) and ``acked``."""

@@ -149,3 +149,33 @@ def test_pretrained_means_the_encoder_the_dataset_was_prepared_with(
     ds = open_dataset("synthetic_colour", prepared_env)
     prepare(manifest.dataset("synthetic"), ds, colour, num_workers=0)
     assert ds.encoder_spec() == colour and ds.features().shape[0] == 48
+
+
+def test_a_head_run_on_the_datasets_cached_features_matches_one_on_its_images(
+    prepared_env,
+):
+    """Head-only runs of the dataset's own encoder read the prepared features
+    (no image, no encoder pass); the result is the run on the images."""
+    from morph_core.training.finetune import train_run
+    from morph_core.training.labels import balanced_split, labels_from_column
+
+    dataset = open_dataset("synthetic", prepared_env)
+    catalog = dataset.catalog()
+    labels = labels_from_column(catalog, COLUMN, 0.5)
+    config = FinetuneConfig(n_per_class=4, strategy="head", head_epochs=15)
+    split = balanced_split(labels, 4, 0)
+    spec = dataset.encoder_spec()
+    on_images = train_run(catalog, labels, split, spec, config)
+    cached = train_run(
+        catalog.assign(file="/nowhere.png"),  # proves no image is read
+        labels,
+        split,
+        spec,
+        config,
+        features=dataset.features(),
+    )
+    for key in ("accuracy", "auc", "loss"):
+        assert cached.test[key] == pytest.approx(on_images.test[key], abs=2e-3)
+    assert [r["train_loss"] for r in cached.history] == pytest.approx(
+        [r["train_loss"] for r in on_images.history], abs=1e-2
+    )

@@ -22,6 +22,7 @@ LAYERS = [  # bottom first: a module may import its own layer and those before i
     {"pipeline"},
     {"training"},
     {"runs"},
+    {"workshop"},
     {"app"},
     {"cli", "__main__", "__init__"},
 ]

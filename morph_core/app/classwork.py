@@ -1,0 +1,131 @@
+"""A workshop inside the tools: the lesson's task beside the tool, and the
+button that sends the answer (a lasso, the picked rings) to the workshop."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from morph_core.access import Visitor
+from morph_core.app import cache, identity, widgets
+from morph_core.errors import MorphCoreError
+from morph_core.store.workshops import Workshop
+from morph_core.workshop import classroom, lessons
+from morph_core.workshop.lessons import LESSONS
+
+
+def joined(visitor: Visitor) -> Workshop | None:
+    """The workshop ``visitor`` takes part in now, if any."""
+    found = cache.workshops().current(visitor.key)
+    return found[0] if found else None
+
+
+def lesson_task(lesson_id: str, dataset: str) -> Workshop | None:
+    """Show the lesson's task when the visitor's workshop has it on ``dataset``;
+    returns the workshop then."""
+    workshop = joined(identity.visitor())
+    if workshop is None or lesson_id not in workshop.lessons:
+        return None
+    if workshop.dataset != dataset:
+        st.info(f"Your workshop works on {workshop.dataset}: pick it on Home.")
+        return None
+    lesson = LESSONS[lesson_id]
+    st.info(f"**Workshop · {lesson.title}.** {lesson.task}")
+    return workshop
+
+
+def _send(lesson_id: str, send, *args) -> None:
+    """Record an answer (a button's callback); the score or the refusal is
+    shown on the next run."""
+    try:
+        score = send(cache.workshops(), *args)
+        st.session_state[f"classwork.{lesson_id}"] = ("ok", score)
+    except MorphCoreError as e:
+        st.session_state[f"classwork.{lesson_id}"] = ("error", str(e))
+
+
+def _feedback(lesson_id: str) -> None:
+    kind, value = st.session_state.pop(f"classwork.{lesson_id}", (None, None))
+    if kind == "error":
+        st.error(widgets.plain(value))
+    elif kind == "ok":
+        st.success(feedback(lesson_id, value))
+
+
+def feedback(lesson_id: str, score: dict) -> str:
+    """What a participant is told of their score."""
+    if lesson_id == "explorer":
+        return (
+            f"Sent: {score['n_selected']} galaxies, {score['purity']:.0%} of them "
+            f"mergers (purity); you caught {score['completeness']:.0%} of all mergers "
+            "(completeness)."
+        )
+    if lesson_id == "similarity":
+        return (
+            f"Sent: {score['n_rings']} true rings among your {score['n_picked']} "
+            f"picks; a random pick would hold {score['random_expected']:.1f}."
+        )
+    return str(score)
+
+
+def send_selection(dataset: str, catalog: pd.DataFrame, galaxy_ids: list[str]) -> None:
+    """Lesson 1's button under the explorer's selection."""
+    workshop = lesson_task("explorer", dataset)
+    if workshop is None:
+        return
+    st.button(
+        "Send this selection to the workshop",
+        key="classwork.send_selection",
+        on_click=_send,
+        args=(
+            "explorer",
+            classroom.answer_selection,
+            workshop,
+            identity.visitor(),
+            catalog,
+            galaxy_ids,
+        ),
+    )
+    _feedback("explorer")
+
+
+def send_picks(dataset: str, catalog: pd.DataFrame, neighbours: pd.DataFrame) -> None:
+    """Lesson 2's picks among the similarity results, and its button."""
+    workshop = lesson_task("similarity", dataset)
+    if workshop is None:
+        return
+    picks = st.multiselect(
+        f"Your picks: the results you think are rings (at most {lessons.N_PICKS})",
+        neighbours["galaxy_id"].tolist(),
+        key="classwork.picks",
+        max_selections=lessons.N_PICKS,
+    )
+    st.button(
+        "Send my picks to the workshop",
+        key="classwork.send_picks",
+        disabled=not picks,
+        on_click=_send,
+        args=(
+            "similarity",
+            classroom.answer_picks,
+            workshop,
+            identity.visitor(),
+            catalog,
+            picks,
+        ),
+    )
+    _feedback("similarity")
+
+
+def rater_progress(dataset: str) -> None:
+    """Lesson 3's count beside the rater: rated so far since joining."""
+    workshop = lesson_task("rater", dataset)
+    if workshop is None:
+        return
+    row = cache.class_results(workshop.workshop_id).progress
+    mine = row[row["visitor"] == identity.visitor().key]
+    if len(mine):
+        st.caption(
+            f"Workshop: {int(mine['rated'].iloc[0])} of {lessons.N_RATINGS} rated "
+            "(counted every few seconds)."
+        )
