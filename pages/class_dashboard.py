@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from morph_core import access
-from morph_core.app import cache, figures, identity, widgets
+from morph_core.app import cache, figures, identity, routing, widgets
 from morph_core.errors import MorphCoreError
 from morph_core.workshop import classroom, lessons
 from morph_core.workshop.join import join_link, qr_png
@@ -14,6 +14,7 @@ from morph_core.workshop.lessons import LESSONS
 REFRESH_S = 5.0
 
 st.title("Class dashboard")
+routing.through_home(routing.CLASS_DASHBOARD)
 visitor = identity.visitor()
 rules = access.policy()
 if not rules.allows(visitor, "run_workshop"):

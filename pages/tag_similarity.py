@@ -15,6 +15,7 @@ st.caption(
 )
 dataset = routing.require_dataset(routing.SIMILARITY)
 catalog = cache.catalog(dataset)
+workshop = classwork.lesson_task("similarity", dataset)
 has_sky = {"ra", "dec"} <= set(catalog.columns) and catalog["ra"].notna().any()
 
 
@@ -107,7 +108,7 @@ if result is not None:
         )
     st.subheader(f"{len(result.neighbours)} most similar galaxies")
     widgets.gallery(result.neighbours, dataset, details=["distance", *details])
-    classwork.send_picks(dataset, catalog, result.neighbours)
+    classwork.send_picks(workshop, catalog, result.neighbours)
     st.download_button(
         "Download (CSV)",
         to_csv(result.neighbours),

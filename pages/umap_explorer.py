@@ -18,6 +18,7 @@ st.caption(
 )
 dataset = routing.require_dataset(routing.EXPLORER)
 catalog = cache.catalog(dataset)
+workshop = classwork.lesson_task("explorer", dataset)
 columns = explorer.colour_columns(catalog)
 
 with st.expander("Map settings"):
@@ -78,7 +79,7 @@ if not rows:
     st.stop()
 
 st.subheader(f"{len(rows)} galaxies selected")
-classwork.send_selection(dataset, catalog, catalog["galaxy_id"].iloc[rows].tolist())
+classwork.send_selection(workshop, catalog, catalog["galaxy_id"].iloc[rows].tolist())
 cols = st.columns([2, 1, 1])
 sort_by = cols[0].selectbox("Sort by", columns[1:] or ["galaxy_id"], key="umap.sort")
 descending = cols[1].toggle("Descending", key="umap.descending")

@@ -9,6 +9,7 @@ from morph_core.workshop import classroom, lessons
 from morph_core.workshop.lessons import LABEL_COUNTS, LESSONS
 
 st.title("Workshop")
+routing.through_home(routing.WORKSHOP)
 visitor = identity.visitor()
 workshops = cache.workshops()
 

@@ -68,9 +68,11 @@ def feedback(lesson_id: str, score: dict) -> str:
     return str(score)
 
 
-def send_selection(dataset: str, catalog: pd.DataFrame, galaxy_ids: list[str]) -> None:
-    """Lesson 1's button under the explorer's selection."""
-    workshop = lesson_task("explorer", dataset)
+def send_selection(
+    workshop: Workshop | None, catalog: pd.DataFrame, galaxy_ids: list[str]
+) -> None:
+    """Lesson 1's button under the explorer's selection (``workshop``: what
+    :func:`lesson_task` returned)."""
     if workshop is None:
         return
     st.button(
@@ -89,16 +91,21 @@ def send_selection(dataset: str, catalog: pd.DataFrame, galaxy_ids: list[str]) -
     _feedback("explorer")
 
 
-def send_picks(dataset: str, catalog: pd.DataFrame, neighbours: pd.DataFrame) -> None:
-    """Lesson 2's picks among the similarity results, and its button."""
-    workshop = lesson_task("similarity", dataset)
+def send_picks(
+    workshop: Workshop | None, catalog: pd.DataFrame, neighbours: pd.DataFrame
+) -> None:
+    """Lesson 2's picks among the similarity results, and its button
+    (``workshop``: what :func:`lesson_task` returned)."""
     if workshop is None:
         return
+    rank = {g: i for i, g in enumerate(neighbours["galaxy_id"], start=1)}
     picks = st.multiselect(
         f"Your picks: the results you think are rings (at most {lessons.N_PICKS})",
-        neighbours["galaxy_id"].tolist(),
+        list(rank),
         key="classwork.picks",
         max_selections=lessons.N_PICKS,
+        format_func=lambda g: f"{rank.get(g, '?')}. {g}",
+        help="Numbered as the results above, left to right.",
     )
     st.button(
         "Send my picks to the workshop",

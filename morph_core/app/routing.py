@@ -25,16 +25,21 @@ WORKSHOP_PAGES = {  # page -> (title, icon)
 }
 
 
-def require_dataset(page: str) -> str:
-    """The dataset picked in the sidebar if prepared; otherwise a message and a stop.
-
-    ``page`` is the calling page's path (``pages/x.py``). A page opened by a link
-    before ``Home.py`` ever ran in this session (Streamlit then runs it alone,
-    without the sidebar) goes through ``Home.py`` and comes back.
-    """
+def through_home(page: str) -> None:
+    """Go through ``Home.py`` and come back when ``page`` (its path, ``pages/x.py``)
+    was opened by a link before Home ever ran in this session: Streamlit then
+    runs it alone, without the sidebar and the navigation."""
     if "dataset" not in st.session_state:
         st.session_state["home.goto"] = (page, st.query_params.to_dict())
         st.switch_page(HOME)
+
+
+def require_dataset(page: str) -> str:
+    """The dataset picked in the sidebar if prepared; otherwise a message and a stop.
+
+    ``page`` is the calling page's path (``pages/x.py``): see :func:`through_home`.
+    """
+    through_home(page)
     name = st.session_state.get("dataset")
     if not name or cache.summary(name) is None:
         st.info(
