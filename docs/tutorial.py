@@ -28,7 +28,6 @@ TAG = "#ring"
 # %%
 import numpy as np
 import pandas as pd
-import plotly.io as pio
 
 from morph_core.app import figures
 from morph_core.dataset import UMAP_DEFAULT, open_dataset
@@ -43,7 +42,6 @@ from morph_core.training.finetune import train_run
 from morph_core.training.labels import balanced_split, labels_from_column
 from morph_core.workshop import lessons
 
-pio.renderers.default = "notebook_connected"
 dataset = open_dataset(DATASET)
 catalog = dataset.catalog()
 lessons.check_truth(catalog)

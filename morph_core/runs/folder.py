@@ -47,10 +47,10 @@ class RunFolder:
             "state": "failed",
             "error": "no status",
         }
-        if state["state"] == "running" and not self._alive(state.get("pid")):
+        if state["state"] == "running" and not self._alive(state):
             time.sleep(0.2)  # the worker may be writing its last status right now
             state = _read(self.path / "status.json") or state
-            if state["state"] == "running" and not self._alive(state.get("pid")):
+            if state["state"] == "running" and not self._alive(state):
                 state = state | {
                     "state": "failed",
                     "error": "the worker process died (killed or out of memory)",
@@ -81,8 +81,11 @@ class RunFolder:
         """Stop asked, or the run deleted while training."""
         return (self.path / "stop").exists() or not self.exists()
 
-    def _alive(self, pid: int | None) -> bool:
-        return process_alive(pid, WORKER_MODULE, str(self.path))
+    def _alive(self, state: dict) -> bool:
+        """Whether the worker training this run runs: the one started for it,
+        or the one that took it after its own run (``worker``: its folder)."""
+        worker = state.get("worker", str(self.path))
+        return process_alive(state.get("pid"), WORKER_MODULE, worker)
 
 
 def process_alive(pid: int | None, *markers: str) -> bool:

@@ -9,10 +9,12 @@ finished).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -164,31 +166,61 @@ def check_queue(dataset: PreparedDataset, visitor: Visitor, n_new: int) -> None:
 
 def start_queued(dataset: PreparedDataset) -> list[str]:
     """Start queued runs while fewer than :func:`~morph_core.settings.run_workers`
-    are training, fairly: round-robin over the visitors who wait (whoever
-    started a run least recently goes first), one running run per visitor while
-    others wait, oldest run first within a visitor."""
-    started = []
+    are training, fairly (:func:`_fair_picks`), each in a new worker process."""
     with queue_lock(dataset):
         runs = list_runs(dataset)
-        running = runs[runs["state"] == "running"]
-        busy = set(running["owner"])
-        last_start = _last_starts(dataset, runs)
-        queued = runs[runs["state"] == "queued"].sort_values(
-            "created_at", kind="stable"
-        )
-        slots = run_workers() - len(running)
-        while slots > 0 and len(queued):
-            free = queued[~queued["owner"].isin(busy)]
-            pool = free if len(free) else queued
-            owner = min(pool["owner"].unique(), key=lambda o: last_start.get(o, ""))
-            run_id = pool[pool["owner"] == owner]["run_id"].iloc[0]
+        started = _fair_picks(dataset, runs, run_workers() - _n_running(runs))
+        for run_id in started:
             _launch(RunFolder(dataset.run_folder(run_id)))
-            started.append(run_id)
-            busy.add(owner)
-            last_start[owner] = now()
-            queued = queued[queued["run_id"] != run_id]
-            slots -= 1
     return started
+
+
+def claim_next(dataset: PreparedDataset, worker: Path) -> RunFolder | None:
+    """The run a worker that just finished one trains next, in its own process
+    (torch and the encoder stay loaded: a head-only run then takes about a
+    second, not the five of a new process); ``None`` when none waits or the
+    slot is not free. ``worker`` is the folder the worker was started for.
+    """
+    with queue_lock(dataset):
+        runs = list_runs(dataset)
+        picks = _fair_picks(dataset, runs, min(1, run_workers() - _n_running(runs)))
+        if not picks:
+            return None
+        folder = RunFolder(dataset.run_folder(picks[0]))
+        folder.write_status(
+            {
+                "state": "running",
+                "pid": os.getpid(),
+                "worker": str(worker),
+                "started_at": now(),
+            }
+        )
+        return folder
+
+
+def _n_running(runs: pd.DataFrame) -> int:
+    return int((runs["state"] == "running").sum())
+
+
+def _fair_picks(dataset: PreparedDataset, runs: pd.DataFrame, slots: int) -> list[str]:
+    """Up to ``slots`` queued runs to start now, fairly: round-robin over the
+    visitors who wait (whoever started a run least recently goes first), one
+    running run per visitor while others wait, oldest run first within a
+    visitor."""
+    busy = set(runs[runs["state"] == "running"]["owner"])
+    last_start = _last_starts(dataset, runs)
+    queued = runs[runs["state"] == "queued"].sort_values("created_at", kind="stable")
+    picks: list[str] = []
+    while len(picks) < slots and len(queued):
+        free = queued[~queued["owner"].isin(busy)]
+        pool = free if len(free) else queued
+        owner = min(pool["owner"].unique(), key=lambda o: last_start.get(o, ""))
+        run_id = pool[pool["owner"] == owner]["run_id"].iloc[0]
+        picks.append(run_id)
+        busy.add(owner)
+        last_start[owner] = now()
+        queued = queued[queued["run_id"] != run_id]
+    return picks
 
 
 def _last_starts(dataset: PreparedDataset, runs: pd.DataFrame) -> dict[str, str]:

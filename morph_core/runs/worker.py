@@ -2,7 +2,8 @@
 
 Reads the run's request, trains at a lower CPU priority than the web server,
 appends each epoch to ``metrics.jsonl``, and writes the final status; then
-starts the next queued run, if any.
+trains the next queued run in the same process
+(:func:`~morph_core.runs.queue.claim_next`), until none waits.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from morph_core.dataset import PreparedDataset
 from morph_core.model.spec import EncoderSpec
 from morph_core.runs.folder import RunFolder, now
-from morph_core.runs.queue import start_queued
+from morph_core.runs.queue import claim_next, start_queued
 from morph_core.runs.sources import LabelSource
 from morph_core.store.workspace import Workspace
 from morph_core.training.config import FinetuneConfig
@@ -32,10 +33,20 @@ def main(path: Path) -> int:
         return 1
     os.nice(NICENESS)
     os.environ.setdefault("OMP_NUM_THREADS", THREADS)  # read when torch loads
+    dataset = PreparedDataset(Workspace(Path(request["workspace"])))
+    while folder is not None:  # then the next queued run, in this process
+        train(dataset, folder)
+        folder = claim_next(dataset, path)
+    start_queued(dataset)
+    return 0
+
+
+def train(dataset: PreparedDataset, folder: RunFolder) -> None:
+    """Train one run and write its final status (a traceback goes to its log)."""
     from morph_core.training.finetune import train_run
     from morph_core.training.loop import StopRequested
 
-    dataset = PreparedDataset(Workspace(Path(request["workspace"])))
+    request = folder.request()
     state = folder.status()
     try:
         catalog = dataset.catalog()
@@ -54,19 +65,18 @@ def main(path: Path) -> int:
             features=dataset.features() if own else None,  # no image read
         )
         if not folder.exists():  # deleted while training
-            start_queued(dataset)
-            return 0
+            return
         run.save(folder.path)
         state |= {"state": "finished", "test": run.test, "finished_at": now()}
     except StopRequested:
         state |= {"state": "stopped", "finished_at": now()}
     except Exception as e:  # reported on the page; the traceback goes to log.txt
-        traceback.print_exc()
+        if folder.exists():
+            with open(folder.log_file, "a") as log:
+                traceback.print_exc(file=log)
         state |= {"state": "failed", "error": str(e), "finished_at": now()}
     if folder.exists():  # not when the run was deleted mid-run
         folder.write_status(state)
-    start_queued(dataset)
-    return 0
 
 
 if __name__ == "__main__":

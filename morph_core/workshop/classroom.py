@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from morph_core import access, settings
-from morph_core.access import Visitor
+from morph_core.access import Refused, Visitor
 from morph_core.data.export import to_csv
 from morph_core.dataset import PreparedDataset
 from morph_core.errors import MorphCoreError
@@ -121,7 +121,7 @@ def submit_lesson_run(
     MorphCoreError
         Not a participant, a paused or ended workshop, another label count.
     Refused
-        Over the server's run quota.
+        The participant has runs of both label counts waiting already.
     """
     if n_per_class not in LABEL_COUNTS:
         raise MorphCoreError(f"lesson runs use {LABEL_COUNTS} labels per class")
@@ -129,14 +129,25 @@ def submit_lesson_run(
         raise MorphCoreError(f"The workshop is {workshop.status()}: no new runs now.")
     if workshops.participant(workshop.workshop_id, visitor.key) is None:
         raise MorphCoreError("Join the workshop first.")
-    return queue.submit(
-        dataset,
-        LabelSource("column", column="ring"),
-        lesson_config(n_per_class),
-        name=f"lesson 4: ring, {n_per_class}/class",
-        sweep=run_tag(workshop),
-        visitor=visitor,
-    )
+    with queue.queue_lock(dataset):
+        runs = queue.list_runs(dataset)
+        waiting = runs["state"].isin(["queued", "running"]) & (
+            runs["owner"] == visitor.key
+        )
+        if int(waiting.sum()) >= len(LABEL_COUNTS):
+            raise Refused(
+                f"You have {int(waiting.sum())} runs queued or running: wait for "
+                "one to finish."
+            )
+        return queue.submit(  # the server's queue cap is for strangers' runs: a
+            dataset,  # class's head-only runs take a second each
+            LabelSource("column", column="ring"),
+            lesson_config(n_per_class),
+            name=f"lesson 4: ring, {n_per_class}/class",
+            sweep=run_tag(workshop),
+            visitor=visitor,
+            counted=True,
+        )
 
 
 # -- the class's results -------------------------------------------------------------

@@ -204,3 +204,42 @@ def test_a_lesson_run_trains_on_the_prepared_features_in_seconds(
     row = results.progress.iloc[0]
     assert row["auc_10"] == pytest.approx(run["test_auc"]) and row["auc_50"] is None
     assert results.label_curve["n_per_class"].tolist() == [10]
+
+
+def test_a_class_fills_the_queue_past_the_public_cap_but_not_one_person(
+    ringed_env, monkeypatch
+):
+    monkeypatch.setenv("MORPH_MODE", "public")  # 20 queued runs at most there
+    monkeypatch.setenv("MORPH_RUN_WORKERS", "0")
+    dataset, workshops, workshop, _, people = _class(ringed_env, 11)
+    for person in people:
+        for n in lessons.LABEL_COUNTS[:1] * 2:
+            classroom.submit_lesson_run(workshops, workshop, dataset, person, n)
+    assert len(queue.list_runs(dataset)) == 22
+    with pytest.raises(Refused, match="2 runs queued or running"):
+        classroom.submit_lesson_run(workshops, workshop, dataset, people[0], 10)
+
+
+@pytest.mark.slow
+def test_one_worker_trains_the_queued_lesson_runs_in_turn_in_one_process(
+    ringed_env, monkeypatch
+):
+    monkeypatch.setenv("MORPH_RUN_WORKERS", "0")  # queued first, then started
+    dataset, workshops, workshop, _, (ann, bob) = _class(ringed_env)
+    submitted = [
+        classroom.submit_lesson_run(workshops, workshop, dataset, who, 10)
+        for who in (ann, ann, bob)
+    ]
+    monkeypatch.setenv("MORPH_RUN_WORKERS", "1")
+    assert queue.start_queued(dataset) == submitted[:1]
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        runs = queue.list_runs(dataset).set_index("run_id")
+        if not runs["state"].isin(["queued", "running"]).any():
+            break
+        time.sleep(0.5)
+    assert runs.loc[submitted, "state"].tolist() == ["finished"] * 3
+    statuses = [queue.run_folder(dataset, r).status() for r in submitted]
+    assert len({s["pid"] for s in statuses}) == 1  # one process, torch loaded once
+    started = [s["started_at"] for s in statuses]
+    assert started[0] < started[2] < started[1]  # bob's before ann's second
