@@ -101,9 +101,9 @@ while len(rated) < target:
     rows = rows[: target - len(rated)]
     rated, given = np.concatenate([rated, rows]), np.concatenate([given, truth[rows]])
 order = catalog["galaxy_id"].iloc[rated].tolist()
-score = lessons.score_ratings(catalog, order)
-print(score)
-curve = lessons.found_curve(catalog, order)
+interesting = lessons.interesting_by_id(catalog)
+print(lessons.score_ratings(interesting, order))
+curve = lessons.found_curve(interesting, order)
 figures.found_figure(
     pd.DataFrame(
         {"name": "GP", "n_rated": np.arange(1, len(curve) + 1), "found": curve}

@@ -72,7 +72,9 @@ with st.expander("New workshop", expanded=not workshops.workshops()):
         st.number_input(
             "Ends after (minutes; 0: when you end it)", 0, 600, 90, key="class.minutes"
         )
-        st.form_submit_button("Create", type="primary", on_click=_create)
+        st.form_submit_button(
+            "Create", type="primary", on_click=_create, key="class.create"
+        )
 kind, notice = st.session_state.pop("class.notice", (None, None))
 if kind:
     getattr(st, kind)(widgets.plain(notice) if kind == "error" else notice)

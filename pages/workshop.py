@@ -40,7 +40,9 @@ if workshop is None:
         st.text_input(
             "Your display name", visitor.name, key="workshop.name", max_chars=40
         )
-        st.form_submit_button("Join", type="primary", on_click=_join)
+        st.form_submit_button(
+            "Join", type="primary", on_click=_join, key="workshop.join_submit"
+        )
     refused = st.session_state.pop("workshop.refused", None)
     if refused:
         st.error(widgets.plain(refused))

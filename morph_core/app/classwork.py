@@ -125,14 +125,12 @@ def send_picks(
 
 
 def rater_progress(dataset: str) -> None:
-    """Lesson 3's count beside the rater: rated so far since joining."""
+    """Lesson 3's count beside the rater: galaxies rated since joining."""
     workshop = lesson_task("rater", dataset)
     if workshop is None:
         return
-    row = cache.class_results(workshop.workshop_id).progress
-    mine = row[row["visitor"] == identity.visitor().key]
-    if len(mine):
-        st.caption(
-            f"Workshop: {int(mine['rated'].iloc[0])} of {lessons.N_RATINGS} rated "
-            "(counted every few seconds)."
-        )
+    key = identity.visitor().key
+    me = cache.workshops().participant(workshop.workshop_id, key)
+    events = cache.rating_store(dataset).events(key)
+    rated = len(lessons.rated_order(events, since=me.joined_at))
+    st.caption(f"Workshop: {rated} of {lessons.N_RATINGS} rated before this batch.")

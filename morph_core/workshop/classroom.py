@@ -9,7 +9,6 @@ runs (the run queue; a lesson run carries ``sweep = "workshop:<id>"``).
 from __future__ import annotations
 
 import io
-import itertools
 import time
 import zipfile
 from dataclasses import dataclass
@@ -209,11 +208,11 @@ def class_results(
     runs = runs[runs["sweep"] == run_tag(workshop)].assign(
         participant=lambda t: t["owner"].map(names)
     )
+    interesting = lessons.interesting_by_id(catalog)
     rows, curves = [], []
     for visitor, name in names.items():
-        mine = ratings[ratings["rater"] == visitor]
-        order = lessons.rated_order(mine)
-        curve = lessons.found_curve(catalog, order)
+        order = lessons.rated_order(ratings[ratings["rater"] == visitor])
+        curve = lessons.found_curve(interesting, order)
         curves.append(
             pd.DataFrame(
                 {"name": name, "n_rated": np.arange(1, len(curve) + 1), "found": curve}
@@ -225,12 +224,11 @@ def class_results(
                 visitor,
                 name,
                 answers[answers["visitor"] == visitor],
-                lessons.score_ratings(catalog, order),
+                lessons.score_ratings(interesting, order),
                 runs[runs["owner"] == visitor],
             )
         )
-    interesting = lessons.is_interesting(catalog)
-    met = set(ratings["galaxy_id"]) & set(catalog["galaxy_id"][interesting])
+    met = set(ratings["galaxy_id"]) & set(interesting.index[interesting.to_numpy()])
     return ClassResults(
         progress=pd.DataFrame(rows, columns=_progress_columns(workshop)),
         curves=pd.concat(curves, ignore_index=True)
@@ -319,16 +317,14 @@ def _fives(ratings: pd.DataFrame, top: int = 12) -> pd.DataFrame:
 
 def _agreement(ratings: pd.DataFrame) -> dict:
     table = _current(ratings).astype(float)
-    correlations = []
-    for a, b in itertools.combinations(table.columns, 2):
-        both = table[[a, b]].dropna()
-        if len(both) >= 3 and both[a].nunique() > 1 and both[b].nunique() > 1:
-            correlations.append(both[a].corr(both[b], method="spearman"))
+    pairs = table.corr(method="spearman", min_periods=3).to_numpy()
+    correlations = pairs[np.triu_indices_from(pairs, k=1)]
+    correlations = correlations[~np.isnan(correlations)]  # constant raters: NaN
     shared = table[table.notna().sum(axis=1) >= 2]
     spread = shared.max(axis=1) - shared.min(axis=1)
     return {
         "pairs": len(correlations),
-        "spearman": round(float(np.mean(correlations)), 3) if correlations else None,
+        "spearman": round(float(correlations.mean()), 3) if len(correlations) else None,
         "galaxies_shared": len(shared),
         "within_one": round(float((spread <= 1).mean()), 3) if len(shared) else None,
     }

@@ -177,23 +177,30 @@ def rated_order(events: pd.DataFrame, since: float = 0.0) -> list[str]:
     return list(dict.fromkeys(rated["galaxy_id"].astype(str)))
 
 
-def found_curve(catalog: pd.DataFrame, order: list[str]) -> np.ndarray:
-    """Lesson 3: interesting galaxies met after each rating (cumulative)."""
-    if not order:
-        return np.zeros(0, dtype=int)
-    return np.cumsum(is_interesting(catalog)[_known(catalog, order)])
+def interesting_by_id(catalog: pd.DataFrame) -> pd.Series:
+    """Lesson 3's truth looked up by ``galaxy_id`` (build once, look up often)."""
+    return pd.Series(is_interesting(catalog), index=catalog["galaxy_id"].astype(str))
 
 
-def score_ratings(catalog: pd.DataFrame, order: list[str]) -> dict:
+def found_curve(interesting: pd.Series, order: list[str]) -> np.ndarray:
+    """Lesson 3: interesting galaxies met after each rating (cumulative);
+    ``interesting`` from :func:`interesting_by_id`."""
+    flags = interesting.reindex(order)
+    if flags.isna().any():
+        raise MorphCoreError("some of those galaxies are not in this dataset")
+    return np.cumsum(flags.to_numpy(bool))
+
+
+def score_ratings(interesting: pd.Series, order: list[str]) -> dict:
     """Lesson 3: interesting galaxies met in the first ``N_RATINGS`` ratings,
     and what a random order would meet in as many."""
-    target = min(N_RATINGS, len(catalog))
-    curve = found_curve(catalog, order[:target])
+    target = min(N_RATINGS, len(interesting))
+    curve = found_curve(interesting, order[:target])
     return {
         "rated": len(curve),
         "target": target,
         "found": int(curve[-1]) if len(curve) else 0,
-        "random_expected": round(len(curve) * float(is_interesting(catalog).mean()), 2),
+        "random_expected": round(len(curve) * float(interesting.mean()), 2),
     }
 
 

@@ -32,7 +32,7 @@ def test_an_instructor_creates_projects_and_manages_a_workshop(prepared_env, dow
     at = open_page("class_dashboard")
     at.text_input(key="class.title").input("Rings 101")
     at.number_input(key="class.minutes").set_value(0)
-    at.button(key="FormSubmitter:class.new-Create").click().run()
+    at.button(key="class.create").click().run()
     assert not at.exception
     workshop = classroom.store().workshops()[0]
     assert workshop.title == "Rings 101" and workshop.ends_at is None
@@ -88,12 +88,12 @@ def test_a_participant_joins_and_sees_the_lessons_in_order(ringed_env, monkeypat
     at = open_in_app("workshop")
     at.text_input(key="workshop.code").input("WRONG1")
     at.text_input(key="workshop.name").input("Ann")
-    at.button(key="FormSubmitter:workshop.join-Join").click().run()
+    at.button(key="workshop.join_submit").click().run()
     assert "No workshop has this code" in at.error[0].value
     assert workshops.participants(workshop.workshop_id).empty
 
     at.text_input(key="workshop.code").input(workshop.code.lower())
-    at.button(key="FormSubmitter:workshop.join-Join").click().run()
+    at.button(key="workshop.join_submit").click().run()
     assert not at.exception
     key = at.session_state["visitor.key"]
     assert workshops.participant(workshop.workshop_id, key).name == "Ann"
@@ -122,7 +122,7 @@ def test_a_name_taken_in_the_class_is_refused(prepared_env):
     at = open_in_app("workshop", query={"code": workshop.code})
     assert at.text_input(key="workshop.code").value == workshop.code  # the link
     at.text_input(key="workshop.name").input("ANN")
-    at.button(key="FormSubmitter:workshop.join-Join").click().run()
+    at.button(key="workshop.join_submit").click().run()
     assert "called 'ANN' already" in text(at.error[0].value)
 
 
@@ -162,3 +162,13 @@ def test_no_task_is_shown_outside_a_workshop(prepared_env):
     _new_class()
     at = open_page("umap_explorer", umap__selection=["x"])
     assert not [b for b in at.button if b.key == "classwork.send_selection"]
+
+
+def test_lesson_3_counts_the_ratings_made_since_joining(participant):
+    workshops, workshop, key = participant
+    ids = open_dataset("synthetic").catalog()["galaxy_id"].tolist()
+    for galaxy in ids[:3]:
+        open_dataset("synthetic").rating_store().rate(key, galaxy, 4)
+    at = open_page("anomaly_rater", query={"visitor": key}, visitor__key=key)
+    assert any("Workshop · 3." in i.value for i in at.info)
+    assert any("Workshop: 3 of 50 rated" in c.value for c in at.caption)

@@ -54,6 +54,7 @@ class Page:
     texts: list[str] = field(default_factory=list)
     data: dict[str, dict] = field(default_factory=dict)  # component key -> data
     renders: dict[str, int] = field(default_factory=dict)  # component key -> count
+    fragment_ids: set[str] = field(default_factory=set)  # of the page's fragments
     settled: int = 0
 
     def has_text(self, needle: str) -> bool:
@@ -151,6 +152,10 @@ class Wire:
         )
         await self._rerun([state], self.page.fragments.get(key, ""), until)
 
+    async def rerun_fragment(self, fragment_id: str) -> None:
+        """Rerun one fragment, as its ``run_every`` timer does in a browser."""
+        await self._rerun([], fragment_id, None)
+
     async def until(self, condition: Callable[[Page], bool]) -> None:
         """Wait (up to the timeout) until ``condition(page)`` holds."""
         await self._wait(lambda: condition(self.page))
@@ -218,7 +223,9 @@ class Wire:
         elif kind == "file_urls_response":
             response = message.file_urls_response
             self._file_urls[response.response_id] = response.file_urls[0]
-        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+        if kind == "delta" and message.delta.fragment_id:
+            page.fragment_ids.add(message.delta.fragment_id)
+        if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
             element = message.delta.new_element
             name = element.WhichOneof("type")
             proto = getattr(element, name)

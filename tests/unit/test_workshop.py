@@ -41,15 +41,13 @@ def test_lessons_score_against_the_truth():
     picks = lessons.score_picks(catalog, ["g010", "g011", "g090"])
     assert picks == {"n_picked": 3, "n_rings": 2, "random_expected": 0.15}
     order = ["g010", "g090", "g015", "g010"]  # rated again: counted once
-    assert lessons.found_curve(
-        catalog, lessons.rated_order(_events(order))
-    ).tolist() == [
-        1,
-        1,
-        2,
-    ]
-    score = lessons.score_ratings(catalog, ["g010", "g090", "g015"])
+    interesting = lessons.interesting_by_id(catalog)
+    curve = lessons.found_curve(interesting, lessons.rated_order(_events(order)))
+    assert curve.tolist() == [1, 1, 2]
+    score = lessons.score_ratings(interesting, ["g010", "g090", "g015"])
     assert score == {"rated": 3, "target": 50, "found": 2, "random_expected": 0.3}
+    with pytest.raises(MorphCoreError, match="not in this dataset"):
+        lessons.found_curve(interesting, ["g010", "nope"])
     for bad, message in (([], "empty"), (["nope"], "not in this dataset")):
         with pytest.raises(MorphCoreError, match=message):
             lessons.score_selection(catalog, bad)
