@@ -46,6 +46,9 @@ def home() -> None:
     st.subheader("Tools")
     for page in TOOLS:
         st.page_link(page)
+    st.caption("Teaching a class with these tools: a join code, lessons, live results.")
+    for page in WORKSHOP_PAGES:
+        st.page_link(page)
     if access.policy().allows(identity.visitor(), "own_folder"):
         _own_images()
 

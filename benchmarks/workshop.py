@@ -11,8 +11,8 @@ open, redrawn every 5 s as a browser's timer would. Participants speak
 Streamlit's websocket protocol from this process (``tests/browser/wire.py``, as
 in ``benchmarks/load.py``), their starts 0.5 s apart; each one: joins with the
 code and a name -> lesson 2 (tag similarity from ``#ring``, ticks the first 10
-results, sends them) -> lesson 3 (``--ratings`` ratings, 0-1 s apart, not
-waiting for the server) -> lesson 4 (starts the 10- and the 50-label runs on
+results, sends them) -> lesson 3 (``--ratings`` ratings, 0 to ``--pause`` s
+apart, not waiting for the server) -> lesson 4 (starts the 10- and the 50-label runs on
 the Workshop page). Recorded: p95 seconds from the click to the settled page
 per action, errors shown, ratings lost or misattributed (every click against
 the store), each participant's submit-to-finish time of their lesson runs, the
@@ -63,6 +63,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=30)
     parser.add_argument("--ratings", type=int, default=50)
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        help="a participant's clicks are 0 to this many seconds apart",
+    )
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--timeout", type=float, default=1500, help="whole run, s")
     args = parser.parse_args()
@@ -81,7 +87,8 @@ def main() -> None:
         secrets = Path(tmp) / "secrets.toml"
         secrets.write_text(f'admin_secret_hash = "{hash_secret(SECRET)}"\n')
         results = run(root, secrets, args)
-    record("workshop", results, _table(results))
+    topic = "workshop" if args.pause == 1.0 else f"workshop-pause-{args.pause:g}s"
+    record(topic, results, _table(results))
 
 
 def run(root: Path, secrets: Path, args) -> dict:
@@ -220,7 +227,7 @@ async def _lessons(tab, code: str, visit, index: int, args, rng) -> None:
     )
     # lesson 3
     await _timed(visit, "open_rater", tab.open("anomaly_rater", query))
-    await wire.rate(tab, visit, args.ratings, rng, pause_s=1.0)
+    await wire.rate(tab, visit, args.ratings, rng, pause_s=args.pause)
     # lesson 4
     await _timed(visit, "open_workshop", tab.open("workshop", query))
     for n in (10, 50):
@@ -266,6 +273,7 @@ def _summarise(visits, dashboard, runs, meter, wall, root: Path, args) -> dict:
     return {
         "participants": args.participants,
         "ratings_per_participant": args.ratings,
+        "pause_s": args.pause,
         "wall_s": round(wall, 1),
         "joined": len(workshops.participants(workshop.workshop_id)),
         "errors": sum(len(v.errors) for v in [*visits, dashboard]),
@@ -300,7 +308,8 @@ def _table(r: dict) -> str:
     return "\n".join(
         [
             f"{r['participants']} participants at once doing lessons 2-4 "
-            f"({r['ratings_per_participant']} ratings each), the instructor's "
+            f"({r['ratings_per_participant']} ratings each, 0-{r['pause_s']:g} s "
+            "apart), the instructor's "
             f"dashboard redrawn every {DASHBOARD_EVERY_S:.0f} s, public mode, 2 "
             f"cores (`benchmarks/workshop.py`, {r['wall_s']} s):",
             "",

@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from morph_core import access
-from morph_core.app import cache, figures, identity, routing, widgets
+from morph_core.app import cache, identity, routing, widgets
 from morph_core.errors import MorphCoreError
-from morph_core.workshop import classroom, lessons
+from morph_core.workshop import classroom
 from morph_core.workshop.join import join_link, qr_png
 from morph_core.workshop.lessons import LESSONS
 
@@ -210,13 +210,9 @@ def _live() -> None:
 
 
 def _results(lesson: str, results) -> None:
-    progress = results.progress
-    if lesson == "explorer":
-        st.plotly_chart(figures.selections_figure(progress), key="class.explorer")
-    elif lesson == "similarity":
-        chance = lessons.N_PICKS * results.ring_rate
-        st.plotly_chart(figures.picks_figure(progress, chance), key="class.similarity")
-    elif lesson == "rater":
+    figure = cache.class_figures(workshop.workshop_id)[lesson]
+    st.plotly_chart(figure, key=f"class.{lesson}")
+    if lesson == "rater":
         cols = st.columns(3)
         cols[0].metric(
             "True rings and lenses found by the class",
@@ -236,12 +232,6 @@ def _results(lesson: str, results) -> None:
             else f"{agreement['within_one']:.0%}",
             help=f"{agreement['galaxies_shared']} galaxies rated by 2+ people",
         )
-        st.plotly_chart(
-            figures.found_figure(
-                results.curves, results.interesting_rate, lessons.N_RATINGS
-            ),
-            key="class.rater",
-        )
         if len(results.fives):
             st.caption("Most often rated 5")
             catalog = cache.catalog(workshop.dataset).set_index("galaxy_id", drop=False)
@@ -251,8 +241,7 @@ def _results(lesson: str, results) -> None:
                 workshop.dataset,
                 details=["n_fives"],
             )
-    else:
-        st.plotly_chart(figures.class_curve_figure(results.runs), key="class.finetune")
+    elif lesson == "finetune":
         board = results.runs[
             ["participant", "n_per_class", "state", "test_auc", "test_accuracy"]
         ]

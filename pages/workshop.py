@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from morph_core.app import cache, classwork, figures, identity, routing, widgets
+from morph_core.app import cache, classwork, identity, routing, widgets
 from morph_core.errors import MorphCoreError
 from morph_core.workshop import classroom, lessons
 from morph_core.workshop.lessons import LABEL_COUNTS, LESSONS
@@ -74,25 +74,12 @@ def _train(n_per_class: int) -> None:
         st.session_state["workshop.trained"] = f"Not started: {e}"
 
 
-def _figure(lesson_id: str, results):
-    if lesson_id == "explorer":
-        return figures.selections_figure(results.progress)
-    if lesson_id == "similarity":
-        return figures.picks_figure(
-            results.progress, lessons.N_PICKS * results.ring_rate
-        )
-    if lesson_id == "rater":
-        return figures.found_figure(
-            results.curves, results.interesting_rate, lessons.N_RATINGS
-        )
-    return figures.class_curve_figure(results.runs)
-
-
 @st.fragment(run_every=10.0)
 def _lessons() -> None:
     """The lessons with the class's live figures (redrawn every 10 s)."""
     current = workshops.get(workshop.workshop_id)
     results = cache.class_results(workshop.workshop_id)
+    figures = cache.class_figures(workshop.workshop_id)
     mine = results.progress[results.progress["visitor"] == visitor.key]
     row = mine.iloc[0].to_dict() if len(mine) else {}
     done = sum(row.get(lesson) == "done" for lesson in current.lessons)
@@ -104,9 +91,7 @@ def _lessons() -> None:
         with st.container(border=True):
             st.markdown(f"#### {lesson.title} · {row.get(lesson_id, 'not started')}")
             st.write(lesson.idea)
-            st.plotly_chart(
-                _figure(lesson_id, results), key=f"workshop.figure.{lesson_id}"
-            )
+            st.plotly_chart(figures[lesson_id], key=f"workshop.figure.{lesson_id}")
             st.markdown(f"**Your task.** {lesson.task}")
             if lesson_id == "finetune":
                 cols = st.columns(len(LABEL_COUNTS))

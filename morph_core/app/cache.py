@@ -320,6 +320,20 @@ def class_results(workshop_id: str) -> ClassResults:
     return _class_results(_root(), workshop_id)
 
 
+def class_figures(workshop_id: str) -> dict[str, go.Figure]:
+    """Each lesson's figure of the class, shared by every participant's page
+    (built at most every few seconds: 30 traces of Plotly take a while)."""
+    return _class_figures(_root(), workshop_id)
+
+
+@st.cache_resource(ttl=CLASS_REFRESH_S, max_entries=16, show_spinner=False)
+def _class_figures(root: str, workshop_id: str) -> dict[str, go.Figure]:
+    from morph_core.workshop.lessons import LESSONS
+
+    results = _class_results(root, workshop_id)
+    return {lesson: figures.lesson_figure(lesson, results) for lesson in LESSONS}
+
+
 @st.cache_data(ttl=CLASS_REFRESH_S, max_entries=16, show_spinner=False)
 def _class_results(root: str, workshop_id: str) -> ClassResults:
     from morph_core.workshop.classroom import class_results

@@ -3,12 +3,18 @@ the label-count sweep. Plain functions of tables and arrays (no Streamlit)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from morph_core.tools.explorer import MAX_POINTS, NO_COLOUR
+from morph_core.workshop.lessons import N_PICKS, N_RATINGS
+
+if TYPE_CHECKING:
+    from morph_core.workshop.classroom import ClassResults
 
 
 def map_figure(
@@ -180,6 +186,17 @@ def interest_map(
 
 
 # -- a workshop's class (morph_core.workshop.classroom.ClassResults) -----------------
+
+
+def lesson_figure(lesson_id: str, results: ClassResults) -> go.Figure:
+    """The figure a lesson reproduces, built from the class's results."""
+    if lesson_id == "explorer":
+        return selections_figure(results.progress)
+    if lesson_id == "similarity":
+        return picks_figure(results.progress, N_PICKS * results.ring_rate)
+    if lesson_id == "rater":
+        return found_figure(results.curves, results.interesting_rate, N_RATINGS)
+    return class_curve_figure(results.runs)
 
 
 def _class_layout(fig: go.Figure, x: str, y: str) -> go.Figure:
