@@ -27,16 +27,22 @@ workshops = cache.workshops()
 keys: dict[str, str] = st.session_state.setdefault("class.keys", {})
 
 
-def _create() -> None:
+def _create(like=None) -> None:
+    """Create from the form, or (``like``) with a past class's settings."""
     state = st.session_state
+    title, dataset, lessons, minutes = (
+        (like.title, like.dataset, list(like.lessons), 0)
+        if like is not None
+        else (
+            state["class.title"],
+            state["class.dataset"],
+            state["class.lessons"],
+            int(state["class.minutes"]),
+        )
+    )
     try:
         workshop, key = classroom.create(
-            workshops,
-            visitor,
-            state["class.title"],
-            cache.dataset(state["class.dataset"]),
-            state["class.lessons"],
-            int(state["class.minutes"]) or None,
+            workshops, visitor, title, cache.dataset(dataset), lessons, minutes or None
         )
     except MorphCoreError as e:
         state["class.notice"] = ("error", str(e))
@@ -174,6 +180,14 @@ with st.expander("Manage", expanded=key is None):
             disabled=not confirm or workshop.state == "archived",
             on_click=_act,
             args=(workshops.set_state, workshop.workshop_id, key, "archived"),
+        )
+        st.button(
+            "New class like this one",
+            key="class.again",
+            on_click=_create,
+            args=(workshop,),
+            help="A new workshop with the same title, dataset and lessons and a new "
+            "code; this one stays as it is.",
         )
         st.text_input(
             "To delete this class and its answers for good, type its title",

@@ -57,10 +57,17 @@ def test_an_instructor_creates_projects_and_manages_a_workshop(prepared_env, dow
     at.button(key="class.delete").click().run()
     assert "Nothing was deleted" in text(at.error[0].value)
     assert classroom.store().workshops()  # still there
+    at.button(key="class.again").click().run()  # the next class, same settings
+    newest = classroom.store().workshops()[0]
+    assert newest.workshop_id != workshop.workshop_id and newest.state == "open"
+    assert (newest.title, newest.lessons) == (workshop.title, workshop.lessons)
+    assert newest.code != workshop.code and at.metric[0].value == newest.code
+    at.selectbox(key="class.workshop").select(workshop.workshop_id).run()
     assert at.button(key="class.archive").disabled  # not confirmed yet
     at.checkbox(key="class.confirm_archive").check().run()
     at.button(key="class.archive").click().run()
     assert classroom.store().get(workshop.workshop_id).state == "archived"
+    assert classroom.store().get(newest.workshop_id).state == "open"
     assert not at.exception
 
 

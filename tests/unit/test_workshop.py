@@ -180,6 +180,10 @@ def test_lesson_runs_are_capped_and_refused_when_they_should_be(
     run = queue.list_runs(dataset).set_index("run_id").loc[run_id]
     assert run["strategy"] == "head" and run["owner"] == ann.key
     assert run["sweep"] == classroom.run_tag(workshop) and run["seed"] == 0
+    workshops.leave(workshop.workshop_id, ann.key)  # leaves with a run queued
+    results = classroom.class_results(workshops, opened, dataset)
+    assert results.runs["run_id"].tolist() == [run_id]  # still the class's
+    assert "P0" in results.progress["name"].tolist()
 
 
 @pytest.mark.slow
