@@ -4,6 +4,7 @@
 workshop`` takes only the workshop's two.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.browser import classroom_ui  # noqa: E402
 from tests.browser.harness import lasso, launch_chromium, start_streamlit  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
+expect.set_options(timeout=120_000)  # the demo sky's pages, on a busy machine
 
 
 def main(parts: list[str]) -> None:
@@ -93,20 +95,21 @@ def _workshop(browser, url: str) -> None:
         page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
         page.set_default_timeout(120_000)
         classroom_ui.join(page, url, code, name)
-        classroom_ui.lesson_2(page, 2 + 2 * i, tag="#ring")
+        classroom_ui.lesson_2(page, 3 + i, tag="#ring")
         classroom_ui.lesson_3(page, 10)
         page.goto(page.url.replace("/anomaly_rater", "/workshop"))
         for n in (10, 50):
             page.get_by_role("button", name=f"Train with {n} labels per class").click()
-            expect(page.get_by_text("queued")).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^Run .* queued"))).to_be_visible()
         pages.append(page)
     expect(classroom_ui.metric(teacher, "Participants")).to_have_text("4")
     page = pages[0]
     page.goto(page.url)  # the scores, once the runs finished
     expect(page.get_by_text("10 labels: AUC")).to_be_visible(timeout=300_000)
+    page.set_viewport_size({"width": 1300, "height": 3300})  # every lesson
     page.wait_for_timeout(3000)
     page.screenshot(path=OUT / "workshop_lessons.png", full_page=True)
-    teacher.get_by_text("Galaxy morphology workshop").first.wait_for()
+    teacher.set_viewport_size({"width": 1400, "height": 3200})
     teacher.wait_for_timeout(6000)  # a redraw with every result
     teacher.screenshot(path=OUT / "class_dashboard.png", full_page=True)
 

@@ -100,7 +100,7 @@ def submit(
         raise Refused("A run may learn only from your own ratings here.")
     catalog = dataset.catalog()
     labels = source.labels(dataset, catalog)
-    balanced_split(labels, config.n_per_class, config.seed)
+    balanced_split(labels, config.n_per_class, config.seed, config.draw)
     if encoder is None:
         encoder = resolve_encoder(init, load_manifest(), dataset.encoder_spec())
     created = datetime.now(UTC)

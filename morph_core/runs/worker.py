@@ -57,7 +57,7 @@ def train(dataset: PreparedDataset, folder: RunFolder) -> None:
         run = train_run(
             catalog,
             labels,
-            balanced_split(labels, config.n_per_class, config.seed),
+            balanced_split(labels, config.n_per_class, config.seed, config.draw),
             spec,
             config,
             on_epoch=folder.append_epoch,

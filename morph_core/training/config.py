@@ -44,6 +44,7 @@ class FinetuneConfig:
     stage_epochs: int = 8
     stage_patience: int = 3
     batch_size: int = 32
+    draw: int = 0  # which random pick of training labels (the test set: ``seed``)
 
     def __post_init__(self) -> None:
         if self.strategy not in FINETUNE_STRATEGIES:

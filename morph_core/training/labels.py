@@ -142,14 +142,18 @@ class Split:
     test: np.ndarray
 
 
-def balanced_split(labels: Labels, n_per_class: int, seed: int = 0) -> Split:
+def balanced_split(
+    labels: Labels, n_per_class: int, seed: int = 0, draw: int = 0
+) -> Split:
     """A fixed, balanced test set, then ``n_per_class`` labels of each class for
     training and validation (80/20, at least one of each class in each).
 
     The test set holds the same number of each class (a quarter of the smallest
     class, at most :data:`MAX_TEST_PER_CLASS`), so accuracy has chance level
-    1 / n_classes; it depends on the seed only, not on ``n_per_class``, so runs
-    with different label counts are scored on the same galaxies.
+    1 / n_classes; it depends on the seed only, not on ``n_per_class`` or
+    ``draw``, so runs with different label counts are scored on the same
+    galaxies. ``draw`` > 0 picks another random set of training labels (a
+    class's runs: each person their own labels, one test set).
 
     Raises
     ------
@@ -170,6 +174,8 @@ def balanced_split(labels: Labels, n_per_class: int, seed: int = 0) -> Split:
                 f"class {name!r} has {len(rows)} labels: {n_per_class} for training "
                 f"and {n_test} for the test set need {n_per_class + max(n_test, 1)}"
             )
+        if draw:
+            rest = np.random.default_rng([seed, draw, k]).permutation(rest)
         chosen = rest[:n_per_class]
         n_val = max(1, int(round(n_per_class * VAL_FRACTION)))
         val.append(chosen[:n_val])

@@ -75,6 +75,19 @@ def test_balanced_split_keeps_one_test_set_for_every_label_count():
     assert (balanced_split(labels, 4, seed=2).test != small.test).any()
 
 
+def test_another_draw_picks_other_training_labels_for_the_same_test_set():
+    labels = labels_from_column(_catalog(400), "ring")
+    first, again = balanced_split(labels, 10, 0, draw=0), balanced_split(labels, 10)
+    assert (first.train == again.train).all()  # draw 0: as before
+    other = balanced_split(labels, 10, 0, draw=7)
+    assert (other.test == first.test).all()
+    assert set(other.train) != set(first.train)
+    chosen = np.concatenate([other.train, other.val])
+    assert np.bincount(labels.values[chosen]).tolist() == [10, 10]
+    assert not set(chosen) & set(other.test)
+    assert (balanced_split(labels, 10, 0, draw=7).train == other.train).all()
+
+
 def test_fewer_labels_than_asked():
     labels = labels_from_column(_catalog(100), "ring")
     with pytest.raises(LabelError, match="class .yes. has 28 labels: 25 for training"):

@@ -165,7 +165,7 @@ def test_lesson_runs_are_capped_and_refused_when_they_should_be(
     ringed_env, monkeypatch
 ):
     monkeypatch.setenv("MORPH_RUN_WORKERS", "0")
-    dataset, workshops, workshop, key, (ann, _) = _class(ringed_env)
+    dataset, workshops, workshop, key, (ann, bob) = _class(ringed_env)
     with pytest.raises(MorphCoreError, match="labels per class"):
         classroom.submit_lesson_run(workshops, workshop, dataset, ann, 500)
     with pytest.raises(MorphCoreError, match="Join the workshop"):
@@ -180,6 +180,8 @@ def test_lesson_runs_are_capped_and_refused_when_they_should_be(
     run = queue.list_runs(dataset).set_index("run_id").loc[run_id]
     assert run["strategy"] == "head" and run["owner"] == ann.key
     assert run["sweep"] == classroom.run_tag(workshop) and run["seed"] == 0
+    draws = {classroom.lesson_config(10, who).draw for who in (ann, bob)}
+    assert len(draws) == 2 and 0 not in draws  # each person their own labels
     workshops.leave(workshop.workshop_id, ann.key)  # leaves with a run queued
     results = classroom.class_results(workshops, opened, dataset)
     assert results.runs["run_id"].tolist() == [run_id]  # still the class's
