@@ -23,6 +23,7 @@ def create(page, url: str, title: str = "Rings and lenses") -> str:
     drawn.first.wait_for()
     if not page.get_by_label("Title").is_visible():  # classes exist: folded
         page.get_by_text("New workshop").click()
+    expect(page.get_by_label("Title")).to_be_visible()
     page.get_by_label("Title").fill(title)
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_text("Created. Your instructor key")).to_be_visible()
