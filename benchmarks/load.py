@@ -69,21 +69,52 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--timeout", type=float, default=1500, help="whole run, s")
     args = parser.parse_args()
-    source = open_dataset(args.dataset)
-    if not source.is_prepared:
-        sys.exit(f"prepare {args.dataset!r} first: python -m morph_core prepare")
     with tempfile.TemporaryDirectory(prefix="morph-load-") as tmp:
-        root = Path(tmp) / "workspace"
-        shutil.copytree(
-            source.path,
-            root / args.dataset,
-            ignore=shutil.ignore_patterns(
-                "images", "ratings.sqlite*", "runs", "predictions", "*.lock"
-            ),
-        )
+        root = prepared_copy(args.dataset, Path(tmp))
         results = run(root, args)
     table = _table(results)
     record("load", results, table)
+
+
+def prepared_copy(name: str, folder: Path) -> Path:
+    """A workspace in ``folder`` holding a copy of the prepared dataset ``name``
+    without its images (the catalogue points at the originals), ratings or
+    runs; returns the workspace root. Exits when ``name`` is not prepared."""
+    source = open_dataset(name)
+    if not source.is_prepared:
+        sys.exit(f"prepare {name!r} first: python -m morph_core prepare")
+    root = folder / "workspace"
+    shutil.copytree(
+        source.path,
+        root / name,
+        ignore=shutil.ignore_patterns(
+            "images", "ratings.sqlite*", "runs", "predictions", "*.lock"
+        ),
+    )
+    return root
+
+
+def stop_server(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except Exception:  # noqa: BLE001 - make sure it is gone
+        process.kill()
+
+
+def clicks_kept(store, visits) -> tuple[int, int]:
+    """Ratings clicked but not stored (lost), and stored but never clicked
+    (misattributed), over every visit, galaxy by galaxy."""
+    lost = misplaced = 0
+    for visit in visits:
+        if not visit.key:
+            continue
+        stored = store.ratings(visit.key)
+        saved = set(zip(stored["galaxy_id"], stored["rating"], strict=True))
+        clicked = set(visit.clicks)
+        lost += len(clicked - saved)
+        misplaced += len(saved - clicked)
+    return lost, misplaced
 
 
 def run(root: Path, args) -> dict:
@@ -120,15 +151,11 @@ def run(root: Path, args) -> dict:
         meter.mark()  # CPU is reported over the visits (not the runs after)
         used = os.times()
         generator_s = (used.user - generator.user) + (used.system - generator.system)
-        runs = _wait_for_runs(root / args.dataset, deadline_s=RUN_GOAL_S + 120)
+        runs = wait_for_runs(root / args.dataset, deadline_s=RUN_GOAL_S + 120)
     finally:
         meter.stop()
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except Exception:  # noqa: BLE001 - make sure it is gone
-            process.kill()
-        _stop_workers(root)
+        stop_server(process)
+        stop_workers(root)
     kinds = ["wire"] * n_wire + ["browser"] * (args.visitors - n_wire)
     return _summarise(
         visits, kinds, runs, meter, wall, generator_s, root / args.dataset, args
@@ -160,16 +187,16 @@ async def _wire_crowd(n: int, url: str, args, upload: Path) -> list[crowd.Visit]
 async def _wire_visit(tab, visit, index, n_ratings, upload) -> None:
     """The scripted visit of :func:`_visit`, over the protocol."""
     rng = random.Random(index)
-    await _timed(visit, "home", tab.open(""))
+    await timed(visit, "home", tab.open(""))
     query = tab.query
     visit.key = parse_qs(query)["visitor"][0]
-    await _timed(visit, "explorer_lasso", _wire_explorer(tab, query))
-    await _timed(visit, "similarity", _wire_similarity(tab, query))
-    await _timed(visit, "similarity_upload", _wire_upload(tab, upload))
-    await _timed(visit, "open_rater", tab.open("anomaly_rater", query))
+    await timed(visit, "explorer_lasso", _wire_explorer(tab, query))
+    await timed(visit, "similarity", _wire_similarity(tab, query))
+    await timed(visit, "similarity_upload", _wire_upload(tab, upload))
+    await timed(visit, "open_rater", tab.open("anomaly_rater", query))
     await wire.rate(tab, visit, n_ratings, rng, pause_s=1.0)
     if index % 3 == 0:
-        await _timed(visit, "finetune_submit", _wire_finetune(tab, query))
+        await timed(visit, "finetune_submit", _wire_finetune(tab, query))
 
 
 async def _wire_explorer(tab, query: str) -> None:
@@ -237,12 +264,12 @@ async def _visit(browser, visit, index, url, n_ratings, upload) -> None:
     rng = random.Random(index)
     context, page = await crowd.new_visitor(browser, visit)
     _renice_browsers()
-    await _timed(visit, "home", _home(page, url))
+    await timed(visit, "home", _home(page, url))
     key = crowd_key(page)
-    await _timed(visit, "explorer_lasso", _explorer(page, url, key))
-    await _timed(visit, "similarity", _similarity_tag(page, url, key))
+    await timed(visit, "explorer_lasso", _explorer(page, url, key))
+    await timed(visit, "similarity", _similarity_tag(page, url, key))
     try:
-        await _timed(visit, "similarity_upload", _similarity_upload(page, upload))
+        await timed(visit, "similarity_upload", _similarity_upload(page, upload))
     except Exception:  # noqa: BLE001 - Playwright's timeouts too; re-raised
         shot = Path(tempfile.gettempdir()) / f"morph-load-upload-{index}.png"
         await page.screenshot(path=str(shot), full_page=True)
@@ -250,7 +277,7 @@ async def _visit(browser, visit, index, url, n_ratings, upload) -> None:
     await crowd.open_rater(page, url, visit, f"?visitor={key}")
     await crowd.rate(page, visit, n_ratings, rng, pause_s=1.0)
     if index % 3 == 0:
-        await _timed(visit, "finetune_submit", _finetune(page, url, key))
+        await timed(visit, "finetune_submit", _finetune(page, url, key))
     await crowd.exceptions(page, visit)
     await context.close()
 
@@ -259,7 +286,7 @@ def crowd_key(page) -> str:
     return page.url.split("visitor=")[1].split("&")[0]
 
 
-async def _timed(visit, action: str, work) -> None:
+async def timed(visit, action: str, work) -> None:
     start = time.perf_counter()
     await work
     visit.timed(action, time.perf_counter() - start)
@@ -423,7 +450,7 @@ def _browser_cpu_s(ticks: int, seen: dict[int, int]) -> float:
     return sum(seen.values()) / ticks
 
 
-def _wait_for_runs(path: Path, deadline_s: float):
+def wait_for_runs(path: Path, deadline_s: float):
     ds = open_dataset(path.name, path.parent)
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -435,23 +462,16 @@ def _wait_for_runs(path: Path, deadline_s: float):
     return queue.list_runs(ds)
 
 
-def _stop_workers(root: Path) -> None:
+def stop_workers(root: Path) -> None:
     for path in root.glob("*/runs/*"):
         if path.is_dir():
             (path / "stop").touch()
 
 
 def _summarise(visits, kinds, runs, meter, wall, generator_s, path: Path, args) -> dict:
-    store = open_dataset(path.name, path.parent).rating_store()
-    lost = misplaced = 0
-    for visit in visits:
-        if not visit.key:
-            continue
-        stored = store.ratings(visit.key)
-        saved = set(zip(stored["galaxy_id"], stored["rating"], strict=True))
-        clicked = set(visit.clicks)
-        lost += len(clicked - saved)
-        misplaced += len(saved - clicked)
+    lost, misplaced = clicks_kept(
+        open_dataset(path.name, path.parent).rating_store(), visits
+    )
     times = _times(visits)
     by_client = {
         kind: _percentiles(
@@ -502,7 +522,7 @@ def _times(visits) -> dict[str, list[float]]:
 def _percentiles(times: dict[str, list[float]]) -> dict:
     return {
         "p50_s": {a: round(statistics.median(t), 2) for a, t in times.items()},
-        "p95_s": {a: round(_p95(t), 2) for a, t in times.items()},
+        "p95_s": {a: round(p95(t), 2) for a, t in times.items()},
         "n": {a: len(t) for a, t in times.items()},
     }
 
@@ -511,7 +531,7 @@ def ds_status(path: Path, run_id: str):
     return queue.run_folder(open_dataset(path.name, path.parent), run_id)
 
 
-def _p95(values: list[float]) -> float:
+def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -36,10 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.load import (  # noqa: E402
     ServerMeter,
-    _p95,
-    _stop_workers,
-    _timed,
-    _wait_for_runs,
+    clicks_kept,
+    p95,
+    prepared_copy,
+    stop_server,
+    stop_workers,
+    timed,
+    wait_for_runs,
 )
 from benchmarks.report import record  # noqa: E402
 from morph_core.access import hash_secret  # noqa: E402
@@ -72,18 +74,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--timeout", type=float, default=1500, help="whole run, s")
     args = parser.parse_args()
-    source = open_dataset(args.dataset)
-    if not source.is_prepared:
-        sys.exit(f"prepare {args.dataset!r} first: python -m morph_core prepare")
     with tempfile.TemporaryDirectory(prefix="morph-workshop-") as tmp:
-        root = Path(tmp) / "workspace"
-        shutil.copytree(
-            source.path,
-            root / args.dataset,
-            ignore=shutil.ignore_patterns(
-                "images", "ratings.sqlite*", "runs", "predictions", "*.lock"
-            ),
-        )
+        root = prepared_copy(args.dataset, Path(tmp))
         secrets = Path(tmp) / "secrets.toml"
         secrets.write_text(f'admin_secret_hash = "{hash_secret(SECRET)}"\n')
         results = run(root, secrets, args)
@@ -110,15 +102,11 @@ def run(root: Path, secrets: Path, args) -> dict:
         visits, dashboard = asyncio.run(_class(url, root, args))
         wall = time.perf_counter() - start
         meter.mark()
-        runs = _wait_for_runs(root / args.dataset, deadline_s=RUN_GOAL_S + 300)
+        runs = wait_for_runs(root / args.dataset, deadline_s=RUN_GOAL_S + 300)
     finally:
         meter.stop()
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except Exception:  # noqa: BLE001 - make sure it is gone
-            process.kill()
-        _stop_workers(root)
+        stop_server(process)
+        stop_workers(root)
     return _summarise(visits, dashboard, runs, meter, wall, root, args)
 
 
@@ -153,15 +141,7 @@ async def _create(teacher, visit) -> None:
         until=lambda page: page.has_text("Signed in as admin"),
     )
     await teacher.set("class.title", string_value="Benchmark class")
-    await _timed(
-        visit,
-        "create_workshop",
-        teacher.set(
-            "class.create",
-            trigger_value=True,
-            until=lambda page: page.has_text("Participants"),
-        ),
-    )
+    await _click(teacher, visit, "create_workshop", "class.create", "Participants")
 
 
 async def _watch(teacher, visit, done: asyncio.Event) -> None:
@@ -169,7 +149,16 @@ async def _watch(teacher, visit, done: asyncio.Event) -> None:
     (live,) = teacher.page.fragment_ids  # the dashboard's one fragment
     while not done.is_set():
         await asyncio.sleep(DASHBOARD_EVERY_S)
-        await _timed(visit, "dashboard_refresh", teacher.rerun_fragment(live))
+        await timed(visit, "dashboard_refresh", teacher.rerun_fragment(live))
+
+
+async def _click(tab, visit, action: str, key: str, shows: str) -> None:
+    """Click the button ``key``, timed until the page shows ``shows``."""
+    await timed(
+        visit,
+        action,
+        tab.set(key, trigger_value=True, until=lambda page: page.has_text(shows)),
+    )
 
 
 async def _participant(url: str, code: str, visit, index: int, args) -> None:
@@ -188,73 +177,32 @@ async def _participant(url: str, code: str, visit, index: int, args) -> None:
 
 
 async def _lessons(tab, code: str, visit, index: int, args, rng) -> None:
-    await _timed(visit, "open_workshop", tab.open("workshop", f"code={code}"))
+    await timed(visit, "open_workshop", tab.open("workshop", f"code={code}"))
     visit.key = parse_qs(tab.query)["visitor"][0]
     await tab.set("workshop.code", string_value=code)
     await tab.set("workshop.name", string_value=f"P{index:02d}")
-    await _timed(
-        visit,
-        "join",
-        tab.set(
-            "workshop.join_submit",
-            trigger_value=True,
-            until=lambda page: page.has_text("You are"),
-        ),
-    )
+    await _click(tab, visit, "join", "workshop.join_submit", "You are")
     query = tab.query
     # lesson 2
-    await _timed(visit, "open_similarity", tab.open("tag_similarity", query))
+    await timed(visit, "open_similarity", tab.open("tag_similarity", query))
     await tab.set("similarity.tag", string_value="#ring")
-    await _timed(
-        visit,
-        "similarity",
-        tab.set(
-            "similarity.search",
-            trigger_value=True,
-            until=lambda page: page.has_text("most similar galaxies"),
-        ),
-    )
+    await _click(tab, visit, "similarity", "similarity.search", "most similar")
     options = list(tab.widget("classwork.picks").options)[:N_PICKS]
     await tab.set("classwork.picks", string_array_value={"data": options})
-    await _timed(
-        visit,
-        "send_picks",
-        tab.set(
-            "classwork.send_picks",
-            trigger_value=True,
-            until=lambda page: page.has_text("among your"),
-        ),
-    )
+    await _click(tab, visit, "send_picks", "classwork.send_picks", "among your")
     # lesson 3
-    await _timed(visit, "open_rater", tab.open("anomaly_rater", query))
+    await timed(visit, "open_rater", tab.open("anomaly_rater", query))
     await wire.rate(tab, visit, args.ratings, rng, pause_s=args.pause)
     # lesson 4
-    await _timed(visit, "open_workshop", tab.open("workshop", query))
+    await timed(visit, "open_workshop", tab.open("workshop", query))
     for n in (10, 50):
-        await _timed(
-            visit,
-            "finetune_submit",
-            tab.set(
-                f"workshop.train_{n}",
-                trigger_value=True,
-                until=lambda page: page.has_text("queued"),
-            ),
-        )
+        await _click(tab, visit, "finetune_submit", f"workshop.train_{n}", "queued")
 
 
 def _summarise(visits, dashboard, runs, meter, wall, root: Path, args) -> dict:
     path = root / args.dataset
     dataset = open_dataset(path.name, path.parent)
-    store = dataset.rating_store()
-    lost = misplaced = 0
-    for visit in visits:
-        if not visit.key:
-            continue
-        stored = store.ratings(visit.key)
-        saved = set(zip(stored["galaxy_id"], stored["rating"], strict=True))
-        clicked = set(visit.clicks)
-        lost += len(clicked - saved)
-        misplaced += len(saved - clicked)
+    lost, misplaced = clicks_kept(dataset.rating_store(), visits)
     workshops = WorkshopStore(root / "workshops.sqlite")
     workshop = workshops.workshops()[0]
     lesson_runs = runs[runs["sweep"] == run_tag(workshop)]
@@ -282,7 +230,7 @@ def _summarise(visits, dashboard, runs, meter, wall, root: Path, args) -> dict:
         "ratings_lost": lost,
         "ratings_misattributed": misplaced,
         "p50_s": {a: round(sorted(t)[len(t) // 2], 2) for a, t in times.items()},
-        "p95_s": {a: round(_p95(t), 2) for a, t in times.items()},
+        "p95_s": {a: round(p95(t), 2) for a, t in times.items()},
         "n": {a: len(t) for a, t in times.items()},
         "finetune_runs": len(lesson_runs),
         "finetune_states": lesson_runs["state"].value_counts().to_dict(),

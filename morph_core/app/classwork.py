@@ -34,11 +34,20 @@ def lesson_task(lesson_id: str, dataset: str) -> Workshop | None:
     return workshop
 
 
-def _send(lesson_id: str, send, *args) -> None:
+def _send(
+    workshop: Workshop, lesson_id: str, catalog: pd.DataFrame, galaxy_ids: list[str]
+) -> None:
     """Record an answer (a button's callback); the score or the refusal is
     shown on the next run."""
     try:
-        score = send(cache.workshops(), *args)
+        score = classroom.answer(
+            cache.workshops(),
+            workshop,
+            identity.visitor(),
+            lesson_id,
+            catalog,
+            galaxy_ids,
+        )
         st.session_state[f"classwork.{lesson_id}"] = ("ok", score)
     except MorphCoreError as e:
         st.session_state[f"classwork.{lesson_id}"] = ("error", str(e))
@@ -79,14 +88,7 @@ def send_selection(
         "Send this selection to the workshop",
         key="classwork.send_selection",
         on_click=_send,
-        args=(
-            "explorer",
-            classroom.answer_selection,
-            workshop,
-            identity.visitor(),
-            catalog,
-            galaxy_ids,
-        ),
+        args=(workshop, "explorer", catalog, galaxy_ids),
     )
     _feedback("explorer")
 
@@ -112,14 +114,7 @@ def send_picks(
         key="classwork.send_picks",
         disabled=not picks,
         on_click=_send,
-        args=(
-            "similarity",
-            classroom.answer_picks,
-            workshop,
-            identity.visitor(),
-            catalog,
-            picks,
-        ),
+        args=(workshop, "similarity", catalog, picks),
     )
     _feedback("similarity")
 

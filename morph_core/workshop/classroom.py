@@ -30,6 +30,10 @@ from morph_core.workshop import lessons
 from morph_core.workshop.lessons import LABEL_COUNTS, LESSONS
 
 STATUS = ("not started", "in progress", "done")
+ANSWERED = {  # lessons answered with galaxies -> their score
+    "explorer": lessons.score_selection,
+    "similarity": lessons.score_picks,
+}
 
 
 def store() -> WorkshopStore:
@@ -72,31 +76,22 @@ def run_tag(workshop: Workshop) -> str:
 # -- a participant's answers ---------------------------------------------------------
 
 
-def answer_selection(
+def answer(
     workshops: WorkshopStore,
     workshop: Workshop,
     visitor: Visitor,
+    lesson: str,
     catalog: pd.DataFrame,
     galaxy_ids: list[str],
 ) -> dict:
-    """Score and record lesson 1's answer (a lasso selection); returns the score."""
-    score = lessons.score_selection(catalog, galaxy_ids)
-    answer = {"galaxy_ids": list(map(str, galaxy_ids))}
-    workshops.answer(workshop.workshop_id, visitor.key, "explorer", answer, score)
-    return score
-
-
-def answer_picks(
-    workshops: WorkshopStore,
-    workshop: Workshop,
-    visitor: Visitor,
-    catalog: pd.DataFrame,
-    galaxy_ids: list[str],
-) -> dict:
-    """Score and record lesson 2's answer (the ticked rings); returns the score."""
-    score = lessons.score_picks(catalog, galaxy_ids)
-    answer = {"galaxy_ids": list(map(str, galaxy_ids))}
-    workshops.answer(workshop.workshop_id, visitor.key, "similarity", answer, score)
+    """Score and record a participant's galaxies for ``lesson``: the lasso of
+    lesson 1 ("explorer") or the ticked rings of lesson 2 ("similarity").
+    Returns the score."""
+    if lesson not in ANSWERED:
+        raise MorphCoreError(f"lesson {lesson!r} takes no galaxies as its answer")
+    score = ANSWERED[lesson](catalog, galaxy_ids)
+    record = {"galaxy_ids": list(map(str, galaxy_ids))}
+    workshops.answer(workshop.workshop_id, visitor.key, lesson, record, score)
     return score
 
 

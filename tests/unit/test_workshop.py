@@ -111,9 +111,11 @@ def test_the_class_results_join_answers_ratings_and_runs(ringed_env, monkeypatch
         for galaxy, value in zip(ids[10:14], values, strict=True):
             ratings.rate(person.key, galaxy, value)
     ratings.rate(ann.key, ids[10], 3)  # a change of mind: the latest counts
-    score = classroom.answer_selection(workshops, workshop, ann, catalog, ids[:5])
+    score = classroom.answer(workshops, workshop, ann, "explorer", catalog, ids[:5])
     assert score["n_selected"] == 5
-    classroom.answer_picks(workshops, workshop, bob, catalog, ids[:10])
+    classroom.answer(workshops, workshop, bob, "similarity", catalog, ids[:10])
+    with pytest.raises(MorphCoreError, match="takes no galaxies"):
+        classroom.answer(workshops, workshop, bob, "rater", catalog, ids[:10])
     run_id = classroom.submit_lesson_run(workshops, workshop, dataset, ann, 10)
     results = classroom.class_results(workshops, workshop, dataset)
 
