@@ -342,9 +342,14 @@ def export_zip(
     workshops: WorkshopStore, workshop: Workshop, dataset: PreparedDataset
 ) -> bytes:
     """One zip of CSVs: the workshop, participants, answers, ratings, runs and
-    scores (formula-safe, see :func:`morph_core.data.export.to_csv`)."""
+    scores (formula-safe, see :func:`morph_core.data.export.to_csv`).
+
+    Participants appear by display name (unique in a class), never by visitor
+    key: a key is a person's identity, and the file is shared."""
     results = class_results(workshops, workshop, dataset)
     answers = workshops.answers(workshop.workshop_id, latest=False)
+    people = workshops.participants(workshop.workshop_id)
+    name = dict(zip(people["visitor"], people["name"], strict=True))
     tables = {
         "workshop": pd.DataFrame(
             [
@@ -358,13 +363,19 @@ def export_zip(
                 }
             ]
         ),
-        "participants": workshops.participants(workshop.workshop_id),
+        "participants": people.drop(columns=["visitor"]),
         "answers": answers.assign(
-            answer=answers["answer"].map(str), score=answers["score"].map(str)
-        ),
-        "ratings": results.ratings,
-        "runs": results.runs,
-        "scores": results.progress,
+            visitor=answers["visitor"].map(name),
+            answer=answers["answer"].map(str),
+            score=answers["score"].map(str),
+        ).rename(columns={"visitor": "participant"}),
+        "ratings": results.ratings.assign(
+            rater=results.ratings["rater"].map(name)
+        ).rename(columns={"rater": "participant"})[
+            ["participant", "galaxy_id", "rating", "kind", "round", "created_at"]
+        ],
+        "runs": results.runs.drop(columns=["owner"]),
+        "scores": results.progress.drop(columns=["visitor"]),
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -147,8 +147,10 @@ def test_the_class_results_join_answers_ratings_and_runs(ringed_env, monkeypatch
         for n in ("answers", "participants", "ratings", "runs", "scores", "workshop")
     ]
     exported = pd.read_csv(io.BytesIO(archive.read("ratings.csv")))
-    assert len(exported) == 9 and set(exported["rater"]) == {ann.key, bob.key}
+    assert len(exported) == 9 and set(exported["participant"]) == {"P0", "P1"}
     assert len(pd.read_csv(io.BytesIO(archive.read("participants.csv")))) == 2
+    for member in archive.namelist():  # names only: a key is a person's identity
+        assert ann.key not in archive.read(member).decode()
 
 
 def test_ratings_made_before_joining_do_not_count(ringed_env):
