@@ -21,9 +21,10 @@ def create(page, url: str, title: str = "Rings and lenses") -> str:
     expect(page.get_by_role("heading", name="Class dashboard")).to_be_visible()
     drawn = page.get_by_text("Join code").or_(page.get_by_text("No workshop yet"))
     drawn.first.wait_for()
-    if not page.get_by_label("Title").is_visible():  # classes exist: folded
-        page.get_by_text("New workshop").click()
-    expect(page.get_by_label("Title")).to_be_visible()
+    form = page.locator("details").filter(has_text="New workshop")
+    if form.get_attribute("open") is None:  # classes exist: it is folded
+        form.locator("summary").click()
+    expect(page.get_by_label("Title")).to_be_editable()
     page.get_by_label("Title").fill(title)
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_text("Created. Your instructor key")).to_be_visible()
