@@ -29,7 +29,6 @@ from morph_core.training.config import FinetuneConfig
 from morph_core.workshop import lessons
 from morph_core.workshop.lessons import LABEL_COUNTS, LESSONS
 
-STATUS = ("not started", "in progress", "done")
 ANSWERED = {  # lessons answered with galaxies -> their score
     "explorer": lessons.score_selection,
     "similarity": lessons.score_picks,
@@ -159,7 +158,7 @@ class ClassResults:
     ----------
     progress : DataFrame
         One row per participant: ``visitor``, ``name``, one status column per
-        lesson (:data:`STATUS`), the scores, ``lessons_done``.
+        lesson ("not started", "in progress" or "done"), the scores, ``lessons_done``.
     curves : DataFrame
         Lesson 3: ``name``, ``n_rated``, ``found`` (after each rating).
     found, n_interesting : int
