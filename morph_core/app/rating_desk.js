@@ -7,13 +7,13 @@ function clickId() {
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
   const desk = (window.__morphDesk =
-    window.__morphDesk || { pending: [], focus: 0, images: new Map(), inflight: 0 });
+    window.__morphDesk || { pending: [], focusId: null, images: new Map(), inflight: 0 });
   const acked = new Set(data.acked);
   desk.pending = desk.pending.filter((c) => !acked.has(c.click_id));
   desk.inflight = 0;  // a render: the server has finished a run since the last send
   if (desk.batch !== data.batch_id) {
     desk.batch = data.batch_id;
-    desk.focus = 0;
+    desk.focusId = null;
   }
   const cards = data.cards;
   for (const card of cards) {  // images come once; later renders send ids only
@@ -21,6 +21,19 @@ export default function (component) {
   }
   const busy = () =>
     new Set(desk.pending.filter((c) => c.batch_id === data.batch_id).map((c) => c.galaxy_id));
+  // The focus is a galaxy, not a position: a render drops the cards rated
+  // meanwhile, and a position would then frame a later galaxy (a key pressed
+  // just after such a render rated a card the rater had not reached).
+  function focusIndex() {
+    const i = cards.findIndex((c) => c.galaxy_id === desk.focusId);
+    if (i >= 0) return i;
+    const taken = busy();
+    return Math.max(cards.findIndex((c) => !taken.has(c.galaxy_id)), 0);
+  }
+  function setFocus(i) {
+    desk.focusId = cards[i] ? cards[i].galaxy_id : null;
+    draw();
+  }
 
   // One message in flight: clicks made while the server is still running the
   // last one wait for its render and go together (a new message would stop
@@ -57,7 +70,7 @@ export default function (component) {
     const taken = busy();
     for (let k = 1; k <= cards.length; k++) {
       const j = (from + k) % cards.length;
-      if (!taken.has(cards[j].galaxy_id)) { desk.focus = j; draw(); return; }
+      if (!taken.has(cards[j].galaxy_id)) { setFocus(j); return; }
     }
   }
 
@@ -68,7 +81,7 @@ export default function (component) {
     parentElement.appendChild(root);
   }
   function draw() {
-    desk.focus = Math.min(desk.focus, Math.max(cards.length - 1, 0));
+    const focus = focusIndex();
     const taken = busy();
     root.replaceChildren();
     const grid = document.createElement("div");
@@ -76,15 +89,15 @@ export default function (component) {
     cards.forEach((card, i) => {
       const cell = document.createElement("div");
       const pending = taken.has(card.galaxy_id);
-      cell.className = "card" + (i === desk.focus ? " focus" : "") + (pending ? " busy" : "");
+      cell.className = "card" + (i === focus ? " focus" : "") + (pending ? " busy" : "");
       cell.dataset.galaxyId = card.galaxy_id;
       const img = document.createElement("img");
       img.src = desk.images.get(card.galaxy_id) || "";
       img.alt = card.galaxy_id;
-      img.onclick = () => { desk.focus = i; draw(); };
+      img.onclick = () => setFocus(i);
       const id = document.createElement("div");
       id.className = "id";
-      id.textContent = (i === desk.focus ? "▶ " : "") + card.galaxy_id + (pending ? " · saving…" : "");
+      id.textContent = (i === focus ? "▶ " : "") + card.galaxy_id + (pending ? " · saving…" : "");
       const buttons = document.createElement("div");
       buttons.className = "buttons";
       for (let r = 0; r <= 5; r++) {
@@ -109,7 +122,7 @@ export default function (component) {
     skipButton.textContent = "Skip (s)";
     skipButton.className = "skip";
     skipButton.disabled = !cards.length;
-    skipButton.onclick = () => skip(desk.focus);
+    skipButton.onclick = () => skip(focusIndex());
     const note = document.createElement("span");
     note.className = "note";
     note.textContent = "Keys: 0-5 rate the framed galaxy, ←/→ move, s skips, u undoes.";
@@ -124,10 +137,11 @@ export default function (component) {
     const target = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
-    if (/^[0-5]$/.test(e.key)) rate(desk.focus, Number(e.key));
-    else if (e.key === "ArrowRight") { desk.focus = Math.min(desk.focus + 1, cards.length - 1); draw(); }
-    else if (e.key === "ArrowLeft") { desk.focus = Math.max(desk.focus - 1, 0); draw(); }
-    else if (e.key === "s") skip(desk.focus);
+    const focus = focusIndex();
+    if (/^[0-5]$/.test(e.key)) rate(focus, Number(e.key));
+    else if (e.key === "ArrowRight") setFocus(Math.min(focus + 1, cards.length - 1));
+    else if (e.key === "ArrowLeft") setFocus(Math.max(focus - 1, 0));
+    else if (e.key === "s") skip(focus);
     else if (e.key === "u") undo();
     else return;
     e.preventDefault();

@@ -42,14 +42,15 @@ def test_rate_by_click_and_key_then_reload(served, page):
     expect(_count(page)).to_have_text("0")
     _name(page).fill("eve")
     _name(page).press("Enter")
-    first = _cards(page).first.get_attribute("data-galaxy-id")
+    first, second = [c.get_attribute("data-galaxy-id") for c in _cards(page).all()][:2]
     _button(page, 0, 5).click()
-    expect(_count(page)).to_have_text("1")
-    page.locator("body").press("3")
+    expect(_count(page)).to_have_text("1")  # the render drops the rated card
+    page.locator("body").press("3")  # the frame moved on to the next galaxy
     expect(_count(page)).to_have_text("2")
+    key = page.url.split("visitor=")[1].split("&")[0]
+    assert _store(served).ratings(key).values[:, :2].tolist() == [[first, 5], [second, 3]]
     page.locator("body").press("u")
     expect(_count(page)).to_have_text("1")
-    key = page.url.split("visitor=")[1].split("&")[0]
     assert _store(served).ratings(key)["galaxy_id"].tolist() == [first]
     page.reload()
     expect(page.get_by_role("heading", name="Anomaly rater")).to_be_visible()
