@@ -34,6 +34,13 @@ def create(page, url: str, title: str = "Rings and lenses") -> str:
     return code
 
 
+def settle(page) -> None:
+    """Wait until the app's script run has finished (no running indicator)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    )
+
+
 def join(page, url: str, code: str, name: str) -> None:
     """Join by the workshop's link, as ``name``."""
     page.goto(f"{url}/workshop?code={code}")
@@ -55,6 +62,7 @@ def lesson_2(page, n_picks: int, tag: str | None = None) -> None:
     picks = page.get_by_test_id("stMultiSelect").filter(has_text="Your picks")
     field = picks.locator("input").first
     for k in range(1, n_picks + 1):  # the results numbered k (not "select all")
+        settle(page)  # a rerun's render closes an open list under the click
         field.click()
         field.press_sequentially(f"{k}. ")  # the list shows only a few at a time
         page.get_by_role("option", name=re.compile(rf"^{k}\. ")).click()
