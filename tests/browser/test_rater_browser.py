@@ -48,7 +48,10 @@ def test_rate_by_click_and_key_then_reload(served, page):
     page.locator("body").press("3")  # the frame moved on to the next galaxy
     expect(_count(page)).to_have_text("2")
     key = page.url.split("visitor=")[1].split("&")[0]
-    assert _store(served).ratings(key).values[:, :2].tolist() == [[first, 5], [second, 3]]
+    assert _store(served).ratings(key).values[:, :2].tolist() == [
+        [first, 5],
+        [second, 3],
+    ]
     page.locator("body").press("u")
     expect(_count(page)).to_have_text("1")
     assert _store(served).ratings(key)["galaxy_id"].tolist() == [first]

@@ -100,6 +100,43 @@ def test_two_visitors_at_once_lose_nothing(store):
     assert len(store.events()) == 150
 
 
+def test_a_file_moved_aside_while_serving_starts_a_new_one(store):
+    store.rate("ann", "g1", 4)  # this process's writer now holds the file open
+    for suffix in ("", "-wal", "-shm"):  # the file and its write-ahead log
+        store.path.with_name(f"ratings.sqlite{suffix}").rename(
+            store.path.with_name(f"old.sqlite{suffix}")
+        )
+    store.rate("ann", "g2", 5)  # not written into the moved file
+    assert store.ratings("ann")["galaxy_id"].tolist() == ["g2"]
+    old = RatingStore(store.path.with_name("old.sqlite"))
+    assert old.ratings("ann")["galaxy_id"].tolist() == ["g1"]
+
+
+def test_writes_from_another_process_meet_this_ones(store):
+    store.rate("ann", "g0", 1)  # this process's writer stays open
+    other = subprocess.run(
+        [sys.executable, "-c", _OTHER, str(store.path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert other.returncode == 0, other.stderr
+    for i in range(1, 20):
+        store.rate("bob", f"g{i}", 2)
+    assert len(store.ratings("ann")) == 20
+    assert len(store.ratings("bob")) == 19
+    assert store.events()["id"].is_unique
+
+
+_OTHER = """
+import sys
+from morph_core.store.ratings import RatingStore
+store = RatingStore(sys.argv[1])
+for i in range(1, 20):
+    store.rate("ann", f"g{i}", 3)
+"""
+
 _WRITER = """
 import sys
 from morph_core.store.ratings import RatingStore, StaleClick

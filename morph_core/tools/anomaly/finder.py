@@ -20,6 +20,7 @@ import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -29,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RationalQuadratic, Sum, WhiteKernel
 from sklearn.utils.validation import check_array, check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from morph_core.tools.anomaly.acquisition import (
     BATCH_SIZE,
@@ -65,6 +66,13 @@ class Proposal:
     std: np.ndarray
     acquisition: np.ndarray
     reason: str
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The loaded BLAS libraries, found once: ``threadpool_limits`` looks for them
+    on every call (3 ms, more in a server with torch loaded)."""
+    return ThreadpoolController()
 
 
 class AnomalyFinder(BaseEstimator):
@@ -198,7 +206,10 @@ class AnomalyFinder(BaseEstimator):
 
         starts = range(0, len(features), self.chunk)
         n_jobs = min(self.n_jobs or os.cpu_count() or 1, len(starts))
-        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_jobs) as pool:
+        with (
+            _blas().limit(limits=1, user_api="blas"),
+            ThreadPoolExecutor(n_jobs) as pool,
+        ):
             list(pool.map(predict_chunk, starts))  # (raises what a chunk raised)
         return (mean, std) if return_std else mean
 
