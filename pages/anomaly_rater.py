@@ -96,19 +96,19 @@ def _desk() -> None:
     cols[1].metric("Your ratings", store.count(visitor.key))
     st.caption(f"Why these: {state.model.proposal.reason}.")
     rating_desk(batch.batch_id, batch.remaining, catalog["file"], _save)
-    with st.expander("What the model believes"):
-        st.write(
-            "For each galaxy of this batch: the rating the Gaussian process "
-            "predicts, its uncertainty, and the expected improvement that chose it "
-            "(fitted once for the batch, on your ratings before it)."
-        )
-        st.dataframe(state.model.beliefs(batch.remaining), hide_index=True)
 
 
 catalog = cache.catalog(dataset).set_index("galaxy_id", drop=False)
 st.session_state["rater.page_batch"] = None  # a full run draws the sidebar anyway
 _desk()
 state = _state()
+with st.expander("What the model believes"):  # one table per batch, not per click
+    st.write(
+        "For each galaxy of this batch: the rating the Gaussian process "
+        "predicts, its uncertainty, and the expected improvement that chose it "
+        "(fitted once for the batch, on your ratings before it)."
+    )
+    st.dataframe(state.model.beliefs(state.batch.galaxy_ids), hide_index=True)
 
 with st.sidebar:
     st.button(
