@@ -11,7 +11,8 @@ one fine-tune worker. ``--browsers`` of the visitors are Debian's chromium
 from this process (``tests/browser/wire.py``: what the browser sends, without
 drawing), because 20 chromium contexts on the server's own two cores measure
 mostly the browsers (1.2 cores against the server's 0.1 when tried). Each
-visitor: Home -> explorer lasso -> similarity by tag -> by upload ->
+visitor: Home -> explorer lasso -> similarity page (``open_similarity``) ->
+search by tag (``similarity``: the click on Search) -> by upload ->
 ``--ratings`` ratings (0-1 s apart, not waiting for the server, as a person
 clicks) -> every third visitor starts one head-only fine-tune run (4 labels per
 class). Per action, for all visitors and per kind of client: p50/p95 seconds
@@ -191,7 +192,8 @@ async def _wire_visit(tab, visit, index, n_ratings, upload) -> None:
     query = tab.query
     visit.key = parse_qs(query)["visitor"][0]
     await timed(visit, "explorer_lasso", _wire_explorer(tab, query))
-    await timed(visit, "similarity", _wire_similarity(tab, query))
+    await timed(visit, "open_similarity", tab.open("tag_similarity", query))
+    await timed(visit, "similarity", _wire_similarity(tab))
     await timed(visit, "similarity_upload", _wire_upload(tab, upload))
     await timed(visit, "open_rater", tab.open("anomaly_rater", query))
     await wire.rate(tab, visit, n_ratings, rng, pause_s=1.0)
@@ -229,8 +231,7 @@ def _map_points(spec: dict) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-async def _wire_similarity(tab, query: str) -> None:
-    await tab.open("tag_similarity", query)
+async def _wire_similarity(tab) -> None:
     await tab.set(
         "similarity.search",
         trigger_value=True,
@@ -267,7 +268,8 @@ async def _visit(browser, visit, index, url, n_ratings, upload) -> None:
     await timed(visit, "home", _home(page, url))
     key = crowd_key(page)
     await timed(visit, "explorer_lasso", _explorer(page, url, key))
-    await timed(visit, "similarity", _similarity_tag(page, url, key))
+    await timed(visit, "open_similarity", _open_similarity(page, url, key))
+    await timed(visit, "similarity", _similarity_tag(page))
     try:
         await timed(visit, "similarity_upload", _similarity_upload(page, upload))
     except Exception:  # noqa: BLE001 - Playwright's timeouts too; re-raised
@@ -320,10 +322,13 @@ async def _explorer(page, url: str, key: str) -> None:
     await crowd.settle(page)
 
 
-async def _similarity_tag(page, url: str, key: str) -> None:
+async def _open_similarity(page, url: str, key: str) -> None:
     await page.goto(f"{url}/tag_similarity?visitor={key}")
     await page.get_by_role("button", name="Search").wait_for()
     await crowd.settle(page)
+
+
+async def _similarity_tag(page) -> None:
     await page.get_by_role("button", name="Search").click()
     await page.get_by_role("heading", name="most similar galaxies").wait_for()
     await crowd.settle(page)

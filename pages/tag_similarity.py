@@ -1,5 +1,7 @@
 """Tag similarity: the galaxies most like a query, by tag, id, position or image."""
 
+from functools import partial
+
 import streamlit as st
 
 from morph_core.app import cache, classwork, identity, routing, widgets
@@ -26,7 +28,9 @@ def _search_upload() -> None:
         st.session_state["similarity.searching"] = True
 
 
-route, value, upload = widgets.similarity_query(catalog, on_upload=_search_upload)
+route, value, upload = widgets.similarity_query(
+    cache.tags(dataset), on_upload=_search_upload
+)
 if route == "image":
     cache.warm_embedder(dataset)  # the CNN loads while the visitor picks a file
 
@@ -111,8 +115,9 @@ if result is not None:
     classwork.send_picks(workshop, catalog, result.neighbours)
     st.download_button(
         "Download (CSV)",
-        to_csv(result.neighbours),
+        partial(to_csv, result.neighbours),  # written when clicked
         file_name=f"{dataset}_similar.csv",
         mime="text/csv",
         key="similarity.download",
+        on_click="ignore",
     )

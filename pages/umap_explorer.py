@@ -1,5 +1,7 @@
 """UMAP explorer: the whole survey as a map; select a region and browse it."""
 
+from functools import partial
+
 import streamlit as st
 
 from morph_core import access
@@ -92,10 +94,11 @@ st.caption(f"Page {page} of {pages}")
 cols = st.columns(2)
 cols[0].download_button(
     "Download the selection (CSV)",
-    to_csv(table),
-    file_name=f"{dataset}_selection.csv",
+    partial(to_csv, table),  # written when clicked: at every run it cost the
+    file_name=f"{dataset}_selection.csv",  # server more than the page itself
     mime="text/csv",
     key="umap.download",
+    on_click="ignore",
 )
 chosen = cols[1].selectbox(
     "Find galaxies similar to", table["galaxy_id"], key="umap.similar"

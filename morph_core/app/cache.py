@@ -109,6 +109,19 @@ def _catalog(root: str, name: str, version: str) -> pd.DataFrame:
     return open_dataset(name, Path(root)).catalog()
 
 
+def tags(name: str) -> list[str]:
+    """Every tag in the dataset's catalogue, most used first (counted once per
+    version: 40 ms at 12k, at every run of the similarity page)."""
+    return _tags(_root(), name, dataset(name).version())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _tags(root: str, name: str, version: str) -> list[str]:
+    from morph_core.tools.similarity import tags_in
+
+    return tags_in(_catalog(root, name, version))
+
+
 def label_columns(name: str) -> list[str]:
     """Catalogue columns a classifier can learn, likeliest first."""
     return _label_columns(catalog(name))

@@ -36,6 +36,7 @@ PRELOADED = (
     "morph_core.tools.explorer",
     "morph_core.runs.sweep",
     "faiss",  # the similarity index (imported when a search first builds it)
+    "astropy.coordinates",  # positions: the first searches waited on its import
     "plotly.graph_objects",
     "plotly.subplots",
 )

@@ -23,7 +23,6 @@ from morph_core.runs import queue
 from morph_core.runs.folder import STATES
 from morph_core.runs.sources import LabelSource
 from morph_core.runs.sweep import sweep_summary
-from morph_core.tools import similarity
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -208,11 +207,12 @@ QUERY_ROUTES = {  # the similarity page's ways to a query
 
 
 def similarity_query(
-    catalog: pd.DataFrame, on_upload: Callable[[], None] | None = None
+    tags: list[str], on_upload: Callable[[], None] | None = None
 ) -> tuple[str, str | None, UploadedFile | None]:
-    """The query inputs of the similarity page: how (tag, id, sky position, the
-    explorer's galaxy, an upload) and what. Returns the library's route
-    (the explorer's galaxy is a "galaxy id"), the value and the upload;
+    """The query inputs of the similarity page: how (one of the dataset's
+    ``tags``, an id, a sky position, the explorer's galaxy, an upload) and what.
+    Returns the library's route (the explorer's galaxy is a "galaxy id"), the
+    value and the upload;
     ``on_upload`` is called when a file is uploaded or removed."""
     from_explorer = st.session_state.get("similarity.from_explorer")
     if from_explorer:
@@ -226,7 +226,6 @@ def similarity_query(
     )
     value, upload = None, None
     if route == "tag":
-        tags = similarity.tags_in(catalog)
         if tags:
             value = st.selectbox("Tag", tags, key="similarity.tag")
         else:
