@@ -49,10 +49,11 @@ def _create(like=None) -> None:
         return
     keys[workshop.workshop_id] = key
     state["class.workshop"] = workshop.workshop_id
+    state["class.new_key"] = key
     state["class.notice"] = (
         "success",
-        f"Created. Your instructor key (shown once: keep it to manage this "
-        f"workshop from another browser): `{key}`",
+        "Created. Your instructor key is folded below, shown this once: keep it to "
+        "manage this workshop from another browser.",
     )
 
 
@@ -84,6 +85,10 @@ with st.expander("New workshop", expanded=not workshops.workshops()):
 kind, notice = st.session_state.pop("class.notice", (None, None))
 if kind:
     getattr(st, kind)(widgets.plain(notice) if kind == "error" else notice)
+new_key = st.session_state.pop("class.new_key", None)
+if new_key:  # folded: this page is projected to the class
+    with st.expander("Instructor key (not for the projector)"):
+        st.code(new_key, language=None)
 
 listing = workshops.workshops(None if rules.allows(visitor, "see_all") else visitor.key)
 if not st.toggle("Show archived workshops", key="class.archived"):

@@ -31,6 +31,7 @@ CODE_LENGTH = 6
 STATES = ("open", "paused", "ended", "archived")
 MAX_TITLE = 80
 MAX_NAME = 40
+MAX_PARTICIPANTS = 60  # a class of 30 with room: a leaked code cannot bring a crowd
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workshops (
@@ -296,7 +297,8 @@ class WorkshopStore(SqliteFile):
         WrongCode
             Unknown, archived or ended code.
         MorphCoreError
-            The workshop is paused, no name, or the name is someone else's here.
+            The workshop is paused or full (:data:`MAX_PARTICIPANTS`; one who
+            joined before comes back), no name, or the name is someone else's here.
         """
         workshop = self.by_code(code)
         if workshop.status() == "paused":
@@ -314,6 +316,16 @@ class WorkshopStore(SqliteFile):
                 raise MorphCoreError(
                     f"Someone in this workshop is called {name!r} already: pick "
                     "another name."
+                )
+            seated = db.execute(
+                "SELECT COUNT(*), SUM(visitor = ?) FROM participants "
+                "WHERE workshop_id = ?",
+                (visitor, workshop.workshop_id),
+            ).fetchone()
+            if seated[0] >= MAX_PARTICIPANTS and not seated[1]:
+                raise MorphCoreError(
+                    f"The workshop is full ({MAX_PARTICIPANTS} participants): ask "
+                    "the instructor."
                 )
             db.execute(
                 "INSERT INTO participants VALUES (?, ?, ?, ?, ?, NULL) "

@@ -40,6 +40,9 @@ def test_an_instructor_creates_projects_and_manages_a_workshop(prepared_env, dow
     assert any(f"workshop?code={workshop.code}" in m.value for m in at.markdown)
     assert len(at.get("image")) >= 1  # the QR code
     assert any("instructor key" in s.value for s in at.success)
+    (key,) = [c.value for c in at.code]  # folded away from the projector
+    assert all(key not in s.value for s in at.success)
+    assert classroom.store().check_key(workshop.workshop_id, key) == workshop
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Participants"] == "0"
 

@@ -8,7 +8,12 @@ import pytest
 
 from morph_core.access import Refused, new_key
 from morph_core.errors import MorphCoreError
-from morph_core.store.workshops import CODE_ALPHABET, WorkshopStore, WrongCode
+from morph_core.store.workshops import (
+    CODE_ALPHABET,
+    MAX_PARTICIPANTS,
+    WorkshopStore,
+    WrongCode,
+)
 
 LESSONS = ["explorer", "similarity", "rater", "finetune"]
 
@@ -69,6 +74,20 @@ def test_joining_by_code_with_a_unique_display_name(store, opened):
             store.join(code, new_key(), "Cy")
     with pytest.raises(MorphCoreError, match="display name"):
         store.join(workshop.code, new_key(), "   ")
+
+
+def test_a_full_workshop_takes_no_stranger_but_lets_its_own_back(store, opened):
+    workshop, _ = opened  # e.g. a code leaked beyond the class
+    keys = [new_key() for _ in range(MAX_PARTICIPANTS)]
+    for i, key in enumerate(keys):
+        store.join(workshop.code, key, f"P{i}")
+    with pytest.raises(MorphCoreError, match="full"):
+        store.join(workshop.code, new_key(), "Stranger")
+    store.leave(workshop.workshop_id, keys[0])
+    assert store.join(workshop.code, keys[0], "P0")[1].name == "P0"  # back again
+    with pytest.raises(MorphCoreError, match="full"):  # a seat is not freed by leaving
+        store.join(workshop.code, new_key(), "Stranger")
+    assert len(store.participants(workshop.workshop_id)) == MAX_PARTICIPANTS
 
 
 def test_a_workshop_past_its_end_time_takes_no_one(store):
