@@ -9,6 +9,7 @@ arbitrary pickle.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,13 +92,15 @@ class _ImageFiles(Dataset):
             mean=spec.mean or (0.0,) * spec.channels,
             std=spec.std or (1.0,) * spec.channels,
         )
+        # the transform shrinks the shorter side to this before its centre crop
+        self.draft = math.ceil(spec.image_size / spec.crop_fraction)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, str]:
         try:
-            array = load_image(self.files[i], self.spec.channels)
+            array = load_image(self.files[i], self.spec.channels, draft=self.draft)
         except ImageError as e:
             size = self.spec.image_size
             return torch.zeros(self.spec.channels, size, size), str(e)

@@ -141,3 +141,32 @@ def test_hub_weights_offline_say_where_to_place_them(monkeypatch, tmp_path):
     (tmp_path / "bad").mkdir()
     with pytest.raises(WeightsError, match="needs config.json and model.safetensors"):
         EncoderSpec.from_folder(tmp_path / "bad")
+
+
+def test_large_jpeg_cutouts_decoded_at_a_reduced_scale_give_the_same_features(
+    model, tmp_path, monkeypatch
+):
+    rng = np.random.default_rng(2)
+    paths = []
+    y, x = np.mgrid[:424, :424] / 424 - 0.5
+    for i in range(4):
+        blob = np.exp(-((x - 0.05 * i) ** 2 + 2 * y**2) / 0.02)[..., None]
+        pixels = np.clip(
+            blob * [220, 180, 140] + rng.normal(0, 8, (424, 424, 3)), 0, 255
+        )
+        path = tmp_path / f"{i}.jpg"
+        Image.fromarray(pixels.astype(np.uint8)).save(path, quality=90)
+        paths.append(str(path))
+    drafted, _ = embed_files(paths, model, TINY)
+    monkeypatch.setattr("morph_core.model.encoder.load_image", _full_decode)
+    full, _ = embed_files(paths, model, TINY)
+    cosine = (drafted * full).sum(1) / (
+        np.linalg.norm(drafted, axis=1) * np.linalg.norm(full, axis=1)
+    )
+    assert cosine.min() > 0.999
+
+
+def _full_decode(path, channels=1, draft=None):
+    from morph_core.data.images import load_image
+
+    return load_image(path, channels)  # the draft ignored: every pixel decoded

@@ -94,3 +94,27 @@ def test_a_large_jpeg_upload_is_decoded_at_a_reduced_scale():
     Image.new("RGB", (1600, 1600), (30, 60, 90)).save(buffer, format="JPEG")
     image = decode_image(buffer.getvalue(), 3, "big.jpg", draft=384)
     assert 384 <= image.shape[0] < 1600
+
+
+def _galaxy_jpeg(path, side=424):
+    """A smooth colour blob with noise, as a survey cutout (JPEG)."""
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[:side, :side] / side - 0.5
+    blob = np.exp(-(x**2 + 2 * y**2) / 0.02)[..., None] * [220, 180, 140]
+    pixels = np.clip(blob + rng.normal(0, 8, (side, side, 3)), 0, 255)
+    Image.fromarray(pixels.astype(np.uint8)).save(path, quality=90)
+
+
+def test_a_cutout_for_a_small_encoder_is_decoded_at_a_reduced_scale(tmp_path):
+    path = tmp_path / "cutout.jpg"
+    _galaxy_jpeg(path)
+    full = load_image(path)
+    grey = load_image(path, draft=128)  # 1/2 scale: 212 px, luminance only
+    rgb = load_image(path, 3, draft=128)
+    assert grey.shape == (212, 212) and rgb.shape == (212, 212, 3)
+    shrunk = np.asarray(Image.fromarray(full).resize((212, 212), Image.BILINEAR))
+    assert np.abs(grey.astype(int) - shrunk).mean() < 2  # grey levels
+    assert load_image(path, draft=300).shape == (424, 424)  # 1/2 would be too small
+    png = tmp_path / "cutout.png"
+    Image.open(path).save(png)
+    assert load_image(png, draft=128).shape == (424, 424)  # only JPEGs have drafts
