@@ -38,7 +38,7 @@ def load_image(
         A JPEG is decoded at a reduced scale (1/2, 1/4 or 1/8 by libjpeg, and
         only its luminance for greyscale), at least this many pixels a side:
         what an encoder that shrinks the image anyway needs (a 424-px cutout
-        for a 96-px encoder decoded in a third of the time).
+        for a 96-px encoder decoded in half the time).
 
     Raises
     ------
