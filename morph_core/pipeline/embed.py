@@ -4,10 +4,17 @@ Features are cached per (encoder fingerprint, image content hash): when the
 images change, only new or changed ones go through the CNN; the rest are copied
 from the previous features of the same encoder. Images that cannot be decoded
 are listed with the reason and left out of the catalogue.
+
+While it runs, every :data:`SHARD` images embedded are saved as a shard in the
+encoder's ``partial/`` folder, so a prepare that is killed or crashes resumes
+where it stopped: the next one takes those features as cached. The shards go
+once the features are written whole.
 """
 
 from __future__ import annotations
 
+import shutil
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +26,14 @@ from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.catalog import check_not_empty
 from morph_core.pipeline.stage import Stage
 from morph_core.progress import ProgressFn
+
+SHARD = 2048  # images embedded between saves: a killed prepare redoes at most these
+
+
+def resumable(dataset: PreparedDataset) -> bool:
+    """Whether an embed stage stopped half way left shards to resume from."""
+    partial = f"{dataset.encoder_folder('*')}/partial/[0-9]*.parquet"
+    return any(dataset.path.glob(partial))
 
 
 def hash_images(files: list[str], progress: ProgressFn | None = None) -> list[str]:
@@ -78,17 +93,7 @@ class EmbedStage(Stage[Embedded]):
         todo = [i for i, h in enumerate(self.hashes) if h not in cached]
         new, errors = np.zeros((0, 0), np.float32), {}
         if todo:
-            from morph_core.model.encoder import build_encoder, embed_files  # torch
-
-            new, found = embed_files(
-                [files[i] for i in todo],
-                build_encoder(self.spec),
-                self.spec,
-                self.batch_size,
-                self.num_workers,
-                progress,
-            )
-            errors = {todo[j]: reason for j, reason in found.items()}
+            new, errors = self._embed(files, todo, progress)
         elif progress:
             progress(len(files), len(files))
         self.n_embedded = len(todo) - len(errors)
@@ -112,18 +117,68 @@ class EmbedStage(Stage[Embedded]):
         )
         return Embedded(features, embedded, failed.reset_index(drop=True))
 
+    def _embed(
+        self, files: list[str], todo: list[int], progress: ProgressFn | None
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """Features of the ``todo`` rows (zeros where unreadable) and the reasons
+        of those that failed, a shard saved after every :data:`SHARD` images."""
+        from morph_core.model.encoder import build_encoder, embed_files  # torch
+
+        model = build_encoder(self.spec)
+        parts, errors = [], {}
+        for start in range(0, len(todo), SHARD):
+            rows = todo[start : start + SHARD]
+
+            def step(done: int, _: int, start: int = start) -> None:
+                if progress:
+                    progress(start + done, len(todo))
+
+            features, found = embed_files(
+                [files[i] for i in rows],
+                model,
+                self.spec,
+                self.batch_size,
+                self.num_workers,
+                step,
+            )
+            errors.update({rows[j]: reason for j, reason in found.items()})
+            ok = [j for j in range(len(rows)) if j not in found]
+            self._save_shard(features[ok], [self.hashes[rows[j]] for j in ok])
+            parts.append(features)
+        return np.concatenate(parts), errors
+
+    def _partial(self) -> str:
+        return f"{self.dataset.encoder_folder(self.encoder)}/partial"
+
+    def _save_shard(self, features: np.ndarray, hashes: list[str]) -> None:
+        """The features first, then their hashes: a shard counts once both are
+        there (each written whole, so a kill leaves none half written)."""
+        if not hashes:
+            return
+        name = f"{self._partial()}/{time.time_ns()}"
+        self.workspace.write_array(f"{name}.npy", features)
+        self.workspace.write_table(
+            f"{name}.parquet", pd.DataFrame({"image_hash": hashes})
+        )
+
     def _cached(self) -> dict[str, np.ndarray]:
-        """Features of this encoder from the previous prepare, by image hash."""
+        """Features of this encoder by image hash: from the previous prepare and
+        from the shards of one that stopped half way."""
         table_file = self.dataset.embedded_file(self.encoder)
-        if not (
-            self.workspace.exists(table_file) and self.workspace.exists(self.output)
-        ):
-            return {}
-        hashes = self.workspace.read_table(table_file)["image_hash"]
-        old = self.workspace.read_array(self.output)
-        if len(old) != len(hashes):
-            return {}
-        return {h: old[i] for i, h in enumerate(hashes)}
+        shards = self.workspace.file(self._partial()).glob("[0-9]*.parquet")
+        pairs = [(table_file, self.output)] + [
+            (f"{self._partial()}/{t.name}", f"{self._partial()}/{t.stem}.npy")
+            for t in sorted(shards)  # (a shard's name is a time: never a .tmp- file)
+        ]
+        cached = {}
+        for table, array in pairs:
+            if not (self.workspace.exists(table) and self.workspace.exists(array)):
+                continue
+            hashes = self.workspace.read_table(table)["image_hash"]
+            old = self.workspace.read_array(array)
+            if len(old) == len(hashes):
+                cached.update((h, old[i]) for i, h in enumerate(hashes))
+        return cached
 
     def write(self, value: Embedded, record: dict) -> None:
         self.workspace.write_table(self.dataset.failed_file(self.encoder), value.failed)
@@ -131,6 +186,7 @@ class EmbedStage(Stage[Embedded]):
             self.dataset.embedded_file(self.encoder), value.embedded
         )
         self.workspace.write_array(self.output, value.features, record)
+        shutil.rmtree(self.workspace.file(self._partial()), ignore_errors=True)
 
     def read(self) -> Embedded:
         return Embedded(

@@ -25,7 +25,7 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.catalog import CatalogStage, CheckStage
 from morph_core.pipeline.ellipse import EllipseStage
-from morph_core.pipeline.embed import EmbedStage, hash_images
+from morph_core.pipeline.embed import EmbedStage, hash_images, resumable
 from morph_core.pipeline.reduce import (
     PCA_ANOMALY,
     PCA_SIMILARITY,
@@ -101,7 +101,8 @@ def prepare(
     MorphCoreError
         Bad input, a name taken by another dataset (:func:`check_name_free`),
         or a visitor of a public server. A dataset that did not exist before
-        and failed to prepare is removed (nothing is left behind).
+        and failed to prepare is removed (nothing is left behind), unless it
+        was stopped while embedding: the next prepare resumes from there.
     """
     access.policy().require(visitor, "prepare")
     check_name_free(entry, dataset.path.parent)
@@ -112,7 +113,7 @@ def prepare(
                 entry, spec, limit, batch_size, num_workers, random_state
             )
     except BaseException as error:
-        if fresh:
+        if fresh and not resumable(dataset):  # (kept: not listed, resumed next time)
             shutil.rmtree(dataset.path, ignore_errors=True)
         reason = str(error) if isinstance(error, MorphCoreError) else "see the log"
         _record(dataset, state="failed", error=reason)

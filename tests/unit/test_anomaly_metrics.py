@@ -31,7 +31,6 @@ def test_next_batch_skips_rated_and_stops_when_all_rated():
     assert next_batch(np.zeros(5), np.array([], int), 3).tolist() == [0, 1, 2]
 
 
-
 def test_next_batch_is_the_head_of_a_stable_sort_with_ties_by_row():
     rng = np.random.default_rng(0)
     for _ in range(200):
@@ -40,6 +39,7 @@ def test_next_batch_is_the_head_of_a_stable_sort_with_ties_by_row():
         kept = np.delete(np.arange(len(scores)), rated)
         order = kept[np.argsort(-scores[kept], kind="stable")]
         assert next_batch(scores, rated, 10).tolist() == order[:10].tolist()
+
 
 def test_ranking_metrics_on_a_known_ranking():
     labels = np.array([1, 0, 1, 0, 0, 1])

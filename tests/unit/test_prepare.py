@@ -8,7 +8,10 @@ from morph_core.access import OPERATOR
 from morph_core.data.manifest import load_manifest
 from morph_core.dataset import folder_entry, open_dataset, own_datasets
 from morph_core.errors import CatalogError, MorphCoreError
+from morph_core.model import encoder
+from morph_core.model.encoder import embed_files
 from morph_core.model.weights import resolve_encoder
+from morph_core.pipeline import embed
 from morph_core.pipeline.prepare import STAGES, prepare
 from morph_core.runs.background import prepare_in_background, preparing
 
@@ -245,3 +248,30 @@ def test_a_background_prepare_does_the_first_look_then_the_sky(env):
     assert first.summary()["n_galaxies"] == 24 and ds.summary()["n_galaxies"] == 48
     assert seen & set(STAGES)  # stages seen as it went (the tiny sky is quick)
     assert preparing(ds) is None and prepare_in_background([first, ds]) == []
+
+
+def test_a_prepare_stopped_half_way_resumes_without_embedding_again(setup, monkeypatch):
+    manifest, spec, root = setup
+    monkeypatch.setattr(embed, "SHARD", 10)
+    calls = []
+
+    def crash_on_the_third_shard(*args, **kwargs):
+        calls.append(len(args[0]))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as a kill, mid-run
+        return embed_files(*args, **kwargs)
+
+    monkeypatch.setattr(encoder, "embed_files", crash_on_the_third_shard)
+    ws = open_dataset("synthetic", root)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(manifest.dataset("synthetic"), ws, spec, num_workers=0)
+    shards = list(ws.path.rglob("partial/*.parquet"))
+    assert len(shards) == 2  # 20 galaxies saved before the stop
+    monkeypatch.setattr(encoder, "embed_files", embed_files)
+    again = prepare(manifest.dataset("synthetic"), ws, spec, num_workers=0)
+    assert again.n_galaxies == 48 and again.n_embedded == 48 - 20
+    assert not list(ws.path.rglob("partial"))  # gone once the features are whole
+
+    whole = open_dataset("synthetic", root / "whole")  # one run, never stopped
+    prepare(manifest.dataset("synthetic"), whole, spec, num_workers=0)
+    np.testing.assert_allclose(np.array(ws.features()), np.array(whole.features()))
