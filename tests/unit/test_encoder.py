@@ -7,6 +7,7 @@ from safetensors.torch import save_file
 from morph_core.errors import WeightsError
 from morph_core.model.encoder import build_encoder, embed_files
 from morph_core.model.spec import EncoderSpec
+from tests.unit.cutouts import galaxy_jpeg
 
 TINY = EncoderSpec(image_size=32)
 
@@ -146,17 +147,9 @@ def test_hub_weights_offline_say_where_to_place_them(monkeypatch, tmp_path):
 def test_large_jpeg_cutouts_decoded_at_a_reduced_scale_give_the_same_features(
     model, tmp_path, monkeypatch
 ):
-    rng = np.random.default_rng(2)
-    paths = []
-    y, x = np.mgrid[:424, :424] / 424 - 0.5
-    for i in range(4):
-        blob = np.exp(-((x - 0.05 * i) ** 2 + 2 * y**2) / 0.02)[..., None]
-        pixels = np.clip(
-            blob * [220, 180, 140] + rng.normal(0, 8, (424, 424, 3)), 0, 255
-        )
-        path = tmp_path / f"{i}.jpg"
-        Image.fromarray(pixels.astype(np.uint8)).save(path, quality=90)
-        paths.append(str(path))
+    paths = [
+        galaxy_jpeg(tmp_path / f"{i}.jpg", shift=0.05 * i, seed=i) for i in range(4)
+    ]
     drafted, _ = embed_files(paths, model, TINY)
     monkeypatch.setattr("morph_core.model.encoder.load_image", _full_decode)
     full, _ = embed_files(paths, model, TINY)

@@ -7,6 +7,7 @@ from PIL import Image
 from morph_core.data import images
 from morph_core.data.images import decode_image, load_image
 from morph_core.errors import ImageError
+from tests.unit.cutouts import galaxy_jpeg
 
 
 def test_colour_jpeg_to_grey_and_rgb(tmp_path):
@@ -96,18 +97,9 @@ def test_a_large_jpeg_upload_is_decoded_at_a_reduced_scale():
     assert 384 <= image.shape[0] < 1600
 
 
-def _galaxy_jpeg(path, side=424):
-    """A smooth colour blob with noise, as a survey cutout (JPEG)."""
-    rng = np.random.default_rng(1)
-    y, x = np.mgrid[:side, :side] / side - 0.5
-    blob = np.exp(-(x**2 + 2 * y**2) / 0.02)[..., None] * [220, 180, 140]
-    pixels = np.clip(blob + rng.normal(0, 8, (side, side, 3)), 0, 255)
-    Image.fromarray(pixels.astype(np.uint8)).save(path, quality=90)
-
-
 def test_a_cutout_for_a_small_encoder_is_decoded_at_a_reduced_scale(tmp_path):
     path = tmp_path / "cutout.jpg"
-    _galaxy_jpeg(path)
+    galaxy_jpeg(path)
     full = load_image(path)
     grey = load_image(path, draft=128)  # 1/2 scale: 212 px, luminance only
     rgb = load_image(path, 3, draft=128)
