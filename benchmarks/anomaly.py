@@ -134,24 +134,26 @@ def _ring_draws(root: Path, n_draws: int) -> list[dict]:
     ring = trained.catalog()["ring"].to_numpy(bool)
     rings, others = np.flatnonzero(ring), np.flatnonzero(~ring)
     n_rings = max(1, round(RING_RATE * len(others) / (1 - RING_RATE)))
+    cnn, random_init = np.asarray(trained.features()), np.asarray(untrained.features())
+    ellipse = np.asarray(trained.ellipse())
     draws = []
     for seed in range(n_draws):
         chosen = np.random.default_rng(seed).choice(rings, n_rings, replace=False)
         rows = np.sort(np.concatenate([others, chosen]))
-
-        def pca40(ds, rows=rows):
-            f = np.asarray(ds.features())[rows]
-            return standardise(fit_pca(f, 40).transform(f))
-
         draws.append(
             {
-                "cnn": pca40(trained),
-                "random_init": pca40(untrained),
-                "ellipse": np.asarray(trained.ellipse())[rows],
+                "cnn": _pca40(cnn[rows]),
+                "random_init": _pca40(random_init[rows]),
+                "ellipse": ellipse[rows],
                 "labels": ring[rows],
             }
         )
     return draws
+
+
+def _pca40(features: np.ndarray) -> np.ndarray:
+    """PCA-40 fitted on these features, standardised."""
+    return standardise(fit_pca(features, 40).transform(features))
 
 
 def _ring_row(draws: list[dict]) -> dict:
