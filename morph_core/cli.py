@@ -22,6 +22,7 @@ from morph_core.dataset import (
     hdf5_entry,
     open_dataset,
     resolve_dataset,
+    table_entry,
 )
 from morph_core.errors import MorphCoreError
 from morph_core.model.weights import resolve_encoder
@@ -63,6 +64,25 @@ def _parser() -> argparse.ArgumentParser:
         help="map a CSV column, e.g. galaxy_id=objid (repeatable)",
     )
     p.add_argument("--hdf5", type=Path, help="an HDF5 image stack (Galaxy10 format)")
+    p.add_argument(
+        "--features",
+        type=Path,
+        help="a table of precomputed features (parquet/CSV): a published "
+        "representation, no images needed",
+    )
+    p.add_argument(
+        "--cutouts",
+        help="with --features: each galaxy's cutout, a URL or a path in the "
+        "table's folder over its columns, e.g. "
+        "'https://www.legacysurvey.org/viewer/cutout.jpg?ra={ra}&dec={dec}"
+        "&layer=ls-dr10&pixscale=0.262&size=160'",
+    )
+    p.add_argument(
+        "--feature-columns",
+        metavar="PREFIX",
+        help="with --features: the feature columns are PREFIX0, PREFIX1, ... "
+        "(default: feat_N, pca_N or a list column 'features')",
+    )
     p.add_argument(
         "--stretch",
         choices=["asinh", "lupton"],
@@ -252,10 +272,22 @@ def _prepare(args: argparse.Namespace) -> int:
         )
     elif args.hdf5:
         entry = hdf5_entry(args.dataset or args.hdf5.stem, args.hdf5, labels)
+    elif args.features:
+        entry = table_entry(
+            args.dataset or args.features.stem,
+            args.features,
+            args.cutouts,
+            dict(_pair(c) for c in args.column),
+            args.feature_columns,
+            args.weights if args.weights in manifest.weights else None,
+            labels,
+        )
     else:
         entry = resolve_dataset(
             args.dataset or manifest.default_dataset, manifest, args.workspace
         )
+    if args.cutouts and not args.features:
+        raise MorphCoreError("--cutouts goes with --features (a table of features)")
     spec = resolve_encoder(args.weights, manifest)
     dataset = open_dataset(entry.name, args.workspace)
     bars: dict[str, tqdm] = {}

@@ -167,11 +167,31 @@ class PreparedDataset:
         return self.summary() is not None
 
     def encoder_spec(self) -> EncoderSpec:
-        """The encoder the dataset was last prepared with."""
+        """The encoder the dataset was last prepared with.
+
+        Raises
+        ------
+        MorphCoreError
+            Not prepared, or a published representation made by an encoder
+            this server does not have (the message says what needs it).
+        """
         summary = self.summary()
         if summary is None:
             raise MorphCoreError(f"dataset {self.name!r} is not prepared yet")
+        if summary["encoder"]["spec"] is None:
+            raise MorphCoreError(
+                f"the features of {self.name!r} were made by an encoder this "
+                "server does not have (a published representation): searching by "
+                "an uploaded image and fine-tuning need that encoder; name it as "
+                "the dataset's 'encoder' in data_manifest.yaml"
+            )
         return EncoderSpec.from_record(summary["encoder"]["spec"])
+
+    @property
+    def representation_only(self) -> bool:
+        """Prepared from a table of features: no image files, so no ellipse fits,
+        and cutouts are fetched when shown."""
+        return bool((self.summary() or {}).get("representation_only", False))
 
     def version(self) -> str:
         """Changes when a prepare changes any artefact or a classifier's column is
@@ -397,6 +417,35 @@ def hdf5_entry(
     if not Path(path).expanduser().is_file():
         raise MorphCoreError(f"HDF5 file not found: {str(path)!r}")
     return _own_entry(name, "hdf5", path, labels)
+
+
+def table_entry(
+    name: str,
+    path: Path,
+    cutouts: str | None = None,
+    columns: dict[str, str] | None = None,
+    feature_columns: str | None = None,
+    encoder: str | None = None,
+    labels: LabelsSpec | None = None,
+    visitor: Visitor = OPERATOR,
+) -> DatasetEntry:
+    """A dataset entry for a table of precomputed features (parquet or CSV):
+    a published representation, or a user's own; ``cutouts`` is a URL or a
+    path template over its columns (:mod:`morph_core.data.cutouts`), and
+    ``encoder`` the manifest weights that made the features, if known."""
+    access.policy().require(visitor, "own_folder")
+    if not Path(path).expanduser().is_file():
+        raise MorphCoreError(f"feature table not found: {str(path)!r}")
+    return _own_entry(
+        name,
+        "features",
+        path,
+        labels,
+        columns=columns or {},
+        cutouts=cutouts or None,
+        feature_columns=feature_columns or None,
+        encoder=encoder or None,
+    )
 
 
 def _own_entry(name, source, path, labels, **fields) -> DatasetEntry:

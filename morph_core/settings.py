@@ -15,6 +15,22 @@ def workspace_root() -> Path:
     return Path(os.environ.get("MORPH_WORKSPACE", PROJECT_ROOT / "workspace"))
 
 
+def cutout_cache_dir() -> Path:
+    """Cutouts fetched from survey servers (``MORPH_CUTOUT_CACHE``, default
+    ``<workspace>/.cutouts``)."""
+    default = workspace_root() / ".cutouts"
+    return Path(os.environ.get("MORPH_CUTOUT_CACHE", default))
+
+
+def cutout_cache_bytes() -> int:
+    """At most this many bytes of fetched cutouts are kept
+    (``MORPH_CUTOUT_CACHE_MB``, default 1024)."""
+    value = os.environ.get("MORPH_CUTOUT_CACHE_MB", "1024")
+    if not value.isdigit():
+        raise ValueError(f"MORPH_CUTOUT_CACHE_MB must be a whole number, not {value!r}")
+    return int(value) * 2**20
+
+
 def manifest_path() -> Path:
     """The dataset and weights manifest (``MORPH_MANIFEST``)."""
     return Path(os.environ.get("MORPH_MANIFEST", PROJECT_ROOT / "data_manifest.yaml"))

@@ -40,13 +40,15 @@ with st.sidebar:
         key="rater.start",
         format_func=START_LABELS.get,
     )
+    images = not cache.dataset(dataset).representation_only
     feature_set = st.selectbox(
         "Features",
-        list(FEATURE_SETS),
+        list(FEATURE_SETS) if images else ["cnn"],
         key="rater.features",
         format_func=FEATURE_SETS.get,
         help="What the model compares galaxies by: the CNN representation (the "
-        "paper's), the ellipse fits of the Astronomaly baseline, or both.",
+        "paper's), the ellipse fits of the Astronomaly baseline, or both."
+        + ("" if images else " A published representation has no images to fit."),
     )
 store = cache.rating_store(dataset)
 if visitor.name and store.name(visitor.key) != visitor.name:

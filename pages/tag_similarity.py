@@ -32,7 +32,10 @@ route, value, upload = widgets.similarity_query(
     cache.tags(dataset), on_upload=_search_upload
 )
 if route == "image":
-    cache.warm_embedder(dataset)  # the CNN loads while the visitor picks a file
+    try:
+        cache.warm_embedder(dataset)  # the CNN loads while the visitor picks a file
+    except MorphCoreError as e:  # a published table made by an encoder not here
+        st.warning(widgets.plain(e))
 
 cols = st.columns(3)
 k = cols[0].number_input("Neighbours", 1, 100, 7, key="similarity.k")

@@ -120,3 +120,70 @@ def image_folder(tmp_path: Path) -> Path:
     lines = ["galaxy_id,file,ra,dec"] + [f"{a},{b},{c},{d}" for a, b, c, d in rows]
     (folder / "catalog.csv").write_text("\n".join(lines) + "\n")
     return folder
+
+
+FAILING_CUTOUTS = 2  # galaxies of the published table whose cutouts fail (500)
+
+
+@pytest.fixture(scope="session")
+def cutout_server(prepared_root: Path):
+    """A cutout service on 127.0.0.1 serving the tiny sky's images by id; the
+    first :data:`FAILING_CUTOUTS` galaxies answer 500."""
+    import pandas as pd
+
+    from tests.unit.cutout_server import CutoutServer, serve_cutouts
+
+    catalog = pd.read_parquet(prepared_root / "synthetic" / "catalog.parquet")
+    images = dict(zip(catalog["galaxy_id"], map(Path, catalog["file"]), strict=True))
+    failing = set(catalog["galaxy_id"][:FAILING_CUTOUTS])
+    with serve_cutouts(CutoutServer(images, failing=failing)) as server:
+        yield server
+
+
+def published_table(root: Path, folder: Path) -> Path:
+    """The prepared tiny sky as a published representation would come: one
+    parquet of galaxy_id, ra, dec, labels and feat_0 ... feat_1279, no images."""
+    import pandas as pd
+
+    dataset = root / "synthetic"
+    catalog = pd.read_parquet(dataset / "catalog.parquet").drop(columns=["file"])
+    record = (dataset / "prepare.json").read_text()
+    encoder = __import__("json").loads(record)["encoder"]["fingerprint"]
+    features = np.load(dataset / "features" / encoder / "features.npy")
+    columns = pd.DataFrame(
+        features, columns=[f"feat_{i}" for i in range(features.shape[1])]
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "table.parquet"
+    pd.concat([catalog, columns], axis=1).to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def published_root(prepared_root: Path, cutout_server, tmp_path_factory) -> Path:
+    """A workspace root with the tiny sky and ``published``: the same galaxies
+    as a representation-only dataset (its features table, cutouts from the
+    local cutout server, the encoder unknown), prepared once per session."""
+    from morph_core.dataset import open_dataset, table_entry
+    from morph_core.pipeline.prepare import prepare
+
+    base = tmp_path_factory.mktemp("published")
+    root = base / "workspace"
+    shutil.copytree(prepared_root, root)
+    table = published_table(prepared_root, base / "table")
+    entry = table_entry("published", table, cutouts=cutout_server.template)
+    prepare(entry, open_dataset("published", root), None)
+    return root
+
+
+@pytest.fixture
+def published_env(
+    published_root: Path, prepared_root: Path, tmp_path: Path, monkeypatch
+) -> Path:
+    """A private copy of :func:`published_root`, the tiny manifest in force."""
+    root = tmp_path / "workspace"
+    shutil.copytree(published_root, root)
+    monkeypatch.setenv("MORPH_WORKSPACE", str(root))
+    monkeypatch.setenv("MORPH_MANIFEST", str(prepared_root.parent / "manifest.yaml"))
+    monkeypatch.setenv("MORPH_CUTOUT_CACHE", str(tmp_path / "cutouts"))
+    return root

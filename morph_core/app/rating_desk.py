@@ -24,6 +24,7 @@ from PIL import Image
 from streamlit.components.v2 import component
 
 from morph_core.app.widgets import thumbnail
+from morph_core.data.cutouts import is_url, local_files
 
 _HERE = Path(__file__).parent
 _desk = component(
@@ -35,9 +36,10 @@ ACKED = 500  # click ids acknowledged back to the page (the newest)
 
 
 @st.cache_data(max_entries=2048, show_spinner=False)
-def _image_url(file: str) -> str:
-    """A JPEG data URL of the galaxy's thumbnail (a grey square if unreadable)."""
-    image = thumbnail(file, 256)
+def _image_url(file: str | None) -> str:
+    """A JPEG data URL of the galaxy's thumbnail (a grey square if unreadable
+    or not there: a cutout server that failed)."""
+    image = thumbnail(file, 256) if file else None
     if image is None:
         buffer = io.BytesIO()
         Image.new("RGB", (64, 64), (128, 128, 128)).save(buffer, format="JPEG")
@@ -63,6 +65,8 @@ def rating_desk(
         acked.extend(handled)
         del acked[:-ACKED]
 
+    new = [g for g in galaxy_ids if g not in sent]
+    local = dict(zip(new, local_files([str(files[g]) for g in new]), strict=True))
     _desk(
         key="rater.desk",
         data={
@@ -70,7 +74,7 @@ def rating_desk(
             "cards": [
                 {
                     "galaxy_id": g,
-                    "image": None if g in sent else _image_url(str(files[g])),
+                    "image": _image_url(local[g]) if g in local else None,
                 }
                 for g in galaxy_ids
             ],
@@ -78,4 +82,6 @@ def rating_desk(
         },
         on_clicks_change=handle,
     )
-    sent.update(galaxy_ids)  # the page keeps them: later renders send ids only
+    # the page keeps them: later renders send ids only (a cutout not fetched yet
+    # is sent again, once it is there)
+    sent.update(g for g in new if local[g] or not is_url(str(files[g])))

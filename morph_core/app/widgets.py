@@ -16,6 +16,7 @@ from morph_core import access
 from morph_core.access import Visitor
 from morph_core.app import cache
 from morph_core.app.figures import curves_figure, sweep_figure
+from morph_core.data.cutouts import is_url, local_files
 from morph_core.data.images import load_image
 from morph_core.data.sky import links
 from morph_core.errors import ImageError
@@ -50,14 +51,16 @@ def gallery(
     dataset's positions are real (not on the synthetic sky)."""
     sky = cache.real_sky(dataset)
     cells = st.columns(columns)
+    files = table["file"].astype(str).tolist() if "file" in table else []
+    local = local_files(files)  # cutouts of a published table: fetched in parallel
     for i, (_, row) in enumerate(table.iterrows()):
         caption = " · ".join(
             [str(row["galaxy_id"])] + [f"{c} {_short(row[c])}" for c in details]
         )
-        image = thumbnail(row["file"])
+        image = thumbnail(local[i]) if local[i] else None
         with cells[i % columns]:
             if image is None:
-                st.warning(plain(f"{row['galaxy_id']}: image unreadable"))
+                st.warning(plain(f"{row['galaxy_id']}: {_missing(files[i])}"))
             else:
                 st.image(image, caption=plain(caption), width="stretch")
             position = [row.get("ra", np.nan), row.get("dec", np.nan)]
@@ -68,6 +71,15 @@ def gallery(
                         for name, url in links(row["ra"], row["dec"]).items()
                     )
                 )
+
+
+def _missing(file: str) -> str:
+    """Why a galaxy's image is not shown."""
+    if not file:
+        return "no cutout for this dataset"
+    if is_url(file):
+        return "cutout not available now (offline, or the cutout server failed)"
+    return "image unreadable"
 
 
 def _short(value) -> str:

@@ -92,9 +92,29 @@ def validate_catalog(
             "or map them with columns={'galaxy_id': 'objid'}."
         )
     table = table.reset_index(drop=True).copy()
-    table["galaxy_id"] = table["galaxy_id"].astype(str).str.strip()
     table["file"] = absolute_files(table, image_root)
+    reasons = row_problems(table)
+    exists = np.array([Path(f).is_file() for f in table["file"]], dtype=bool)
+    reasons[~exists & (reasons == "")] = "image file not found"
 
+    bad_rows = reasons != ""
+    skipped = table.loc[bad_rows, ["galaxy_id", "file"]].assign(
+        reason=reasons[bad_rows]
+    )
+    return table.loc[~bad_rows].reset_index(drop=True), skipped.reset_index(drop=True)
+
+
+def row_problems(table: pd.DataFrame) -> pd.Series:
+    """Why each row cannot be used (``""`` where it can): an empty or repeated
+    ``galaxy_id``, a position out of range. Cleans ``table`` in place:
+    ``galaxy_id`` as stripped text, ``ra``/``dec`` as floats.
+
+    Raises
+    ------
+    CatalogError
+        ``ra`` or ``dec`` holds no numbers at all.
+    """
+    table["galaxy_id"] = table["galaxy_id"].astype(str).str.strip()
     reasons = pd.Series("", index=table.index, dtype=object)
     for col in ("ra", "dec"):
         if col in table.columns:
@@ -112,14 +132,7 @@ def validate_catalog(
     reasons[empty & (reasons == "")] = "empty galaxy_id"
     dupes = table["galaxy_id"].duplicated(keep="first") & ~empty
     reasons[dupes & (reasons == "")] = "duplicate galaxy_id (first kept)"
-    exists = np.array([Path(f).is_file() for f in table["file"]], dtype=bool)
-    reasons[~exists & (reasons == "")] = "image file not found"
-
-    bad_rows = reasons != ""
-    skipped = table.loc[bad_rows, ["galaxy_id", "file"]].assign(
-        reason=reasons[bad_rows]
-    )
-    return table.loc[~bad_rows].reset_index(drop=True), skipped.reset_index(drop=True)
+    return reasons
 
 
 def _columns_hint(table: pd.DataFrame) -> str:

@@ -46,11 +46,24 @@ class LabelsSpec(BaseModel):
 
 class DatasetEntry(_Entry):
     """A dataset: a generated survey, a folder of images (JPEG/PNG/FITS) with a
-    CSV catalogue, or an HDF5 image stack; optionally with a label table."""
+    CSV catalogue, an HDF5 image stack, or a table of precomputed features
+    (a published representation) with a cutout source; optionally with a
+    label table.
+
+    For ``source: features``, ``path`` is the table (parquet or CSV: galaxy_id,
+    ra, dec, labels and the feature columns), ``features`` an optional ``.npy``
+    of its feature rows instead, ``cutouts`` where each galaxy's image is (a
+    URL or a path template over the table's columns, e.g.
+    ``https://...?ra={ra}&dec={dec}``), and ``encoder`` the weights entry that
+    made the features, when known (search by uploaded image needs it)."""
 
     kind: Literal["dataset"]
-    source: Literal["synthetic", "image_folder", "hdf5"]
+    source: Literal["synthetic", "image_folder", "hdf5", "features"]
     path: str | None = None
+    features: str | None = None
+    feature_columns: str | None = None
+    cutouts: str | None = None
+    encoder: str | None = None
     catalog: str = "catalog.csv"
     columns: dict[str, str] = Field(default_factory=dict)
     sky_from_name: bool = False
@@ -65,8 +78,14 @@ class DatasetEntry(_Entry):
     def _needs_path(self) -> DatasetEntry:
         if self.source != "synthetic" and not self.path:
             raise ValueError(f"a {self.source} dataset needs 'path'")
-        if self.url and self.source != "hdf5":
-            raise ValueError("'url' is for hdf5 datasets (one file to download)")
+        if self.url and self.source not in ("hdf5", "features"):
+            raise ValueError(
+                "'url' is for hdf5 and features datasets (one file to download)"
+            )
+        table_only = ("features", "feature_columns", "cutouts", "encoder")
+        given = [k for k in table_only if getattr(self, k)]
+        if given and self.source != "features":
+            raise ValueError(f"{', '.join(given)}: only for 'source: features'")
         return self
 
     def folder(self) -> Path | None:
@@ -125,6 +144,11 @@ class Manifest(BaseModel):
             raise ValueError(f"default_dataset {self.default_dataset!r} is no dataset")
         if self.default_weights not in self.weights:
             raise ValueError(f"default_weights {self.default_weights!r} is no weights")
+        for entry in self.datasets.values():
+            if entry.encoder and entry.encoder not in self.weights:
+                raise ValueError(
+                    f"dataset {entry.name!r}: encoder {entry.encoder!r} is no weights"
+                )
         if self.first_look_dataset not in (None, *self.datasets):
             raise ValueError(
                 f"first_look_dataset {self.first_look_dataset!r} is no dataset"

@@ -1,6 +1,8 @@
 """Prepare a dataset: every stage that is out of date, in order.
 
-source -> check -> hash -> embed -> catalog -> reduce (PCA) -> umap -> ellipse.
+source -> check -> hash -> embed -> catalog -> reduce (PCA) -> umap -> ellipse;
+a published representation (``source: features``): table -> catalog -> reduce
+-> umap (no image is read, so no ellipse fits).
 A second prepare with nothing changed computes and rewrites nothing but its
 own record, and keeps the dataset's version (the app's cache key).
 """
@@ -33,6 +35,7 @@ from morph_core.pipeline.reduce import (
     ReduceStage,
 )
 from morph_core.pipeline.source import read_source
+from morph_core.pipeline.table import TableStage, table_encoder
 from morph_core.pipeline.umap import UmapStage
 from morph_core.progress import ProgressFn, StageProgressFn
 
@@ -68,7 +71,7 @@ class PrepareSummary:
 def prepare(
     entry: DatasetEntry,
     dataset: PreparedDataset,
-    spec: EncoderSpec,
+    spec: EncoderSpec | None,
     *,
     limit: int | None = None,
     batch_size: int = 32,
@@ -86,9 +89,10 @@ def prepare(
     dataset : PreparedDataset
         Where artefacts go; one prepare at a time holds its lock. A prepare that
         fails leaves the previous one as it was.
-    spec : EncoderSpec
+    spec : EncoderSpec or None
         The CNN (:func:`~morph_core.model.weights.resolve_encoder`); its
-        fingerprint keys the feature cache.
+        fingerprint keys the feature cache. Not used by a table of features
+        (``source: features``): its entry names the encoder that made them.
     limit : int, optional
         Use only the first ``limit`` catalogue rows (quick looks, tests).
     progress : callable, optional
@@ -170,21 +174,27 @@ class _Prepare:
                 table = table.head(limit)
             return CheckStage(ds, entry, table, root, skipped).run()[0]
 
-        checked = self.timed("catalog", check)
-        files = checked["file"].astype(str).tolist()
-        hashes = self.timed("hash", lambda progress: hash_images(files, progress))
-        embed = EmbedStage(ds, checked, hashes, spec, batch_size, num_workers)
-        features = self.timed("embed", embed.run).features
+        if entry.source == "features":  # a published representation: no images
+            embed = TableStage(ds, entry, limit)
+            features = self.timed("catalog", embed.run).features
+            spec = table_encoder(entry)
+        else:
+            checked = self.timed("catalog", check)
+            files = checked["file"].astype(str).tolist()
+            hashes = self.timed("hash", lambda progress: hash_images(files, progress))
+            embed = EmbedStage(ds, checked, hashes, spec, batch_size, num_workers)
+            features = self.timed("embed", embed.run).features
         stages = [
             CatalogStage(ds, embed.encoder),
             ReduceStage(ds, embed.encoder),
             UmapStage(ds, random_state=random_state, encoder=embed.encoder),
-            EllipseStage(ds, embed.encoder),
         ]
         catalog = stages[0].run()
         model = self.timed("pca", stages[1].run)
         self.timed("umap", stages[2].run)
-        self.timed("ellipse", stages[3].run)
+        if entry.source != "features":
+            stages.append(EllipseStage(ds, embed.encoder))
+            self.timed("ellipse", stages[3].run)
         skipped = ds.skipped(embed.encoder)
         variance = {
             str(k): round(model.variance_explained(k), 4)
@@ -198,9 +208,13 @@ class _Prepare:
                 "n_galaxies": len(catalog),
                 "n_skipped": len(skipped),
                 "n_embedded": embed.n_embedded,
+                "representation_only": entry.source == "features",
                 "variance_explained": variance,
                 "seconds": self.seconds,
-                "encoder": {"fingerprint": embed.encoder, "spec": vars(spec)},
+                "encoder": {
+                    "fingerprint": embed.encoder,
+                    "spec": vars(spec) if spec is not None else None,
+                },
                 "n_features": int(features.shape[1]),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "version": digest(str(stage.record()) for stage in stages),
