@@ -175,17 +175,30 @@ class PreparedDataset:
             Not prepared, or a published representation made by an encoder
             this server does not have (the message says what needs it).
         """
-        summary = self.summary()
-        if summary is None:
-            raise MorphCoreError(f"dataset {self.name!r} is not prepared yet")
-        if summary["encoder"]["spec"] is None:
+        spec = self.known_encoder()
+        if spec is None:
             raise MorphCoreError(
                 f"the features of {self.name!r} were made by an encoder this "
                 "server does not have (a published representation): searching by "
                 "an uploaded image and fine-tuning need that encoder; name it as "
                 "the dataset's 'encoder' in data_manifest.yaml"
             )
-        return EncoderSpec.from_record(summary["encoder"]["spec"])
+        return spec
+
+    def known_encoder(self) -> EncoderSpec | None:
+        """The encoder the dataset was last prepared with; ``None`` for a table
+        of features made by an encoder this server does not have.
+
+        Raises
+        ------
+        MorphCoreError
+            Not prepared.
+        """
+        summary = self.summary()
+        if summary is None:
+            raise MorphCoreError(f"dataset {self.name!r} is not prepared yet")
+        record = summary["encoder"]["spec"]
+        return EncoderSpec.from_record(record) if record is not None else None
 
     @property
     def representation_only(self) -> bool:

@@ -26,8 +26,15 @@ dataset = routing.require_dataset(routing.MONITOR)
 ds = cache.dataset(dataset)
 visitor = identity.visitor()
 rules = access.policy()
+table_only = ds.representation_only  # a published table: no images here
+inits_here = ["pretrained"] if table_only else CHOICES
 
 with st.expander("Start a run", expanded=True):
+    if table_only:
+        st.info(
+            "This dataset is a table of features without images here: a run "
+            "trains a head on those features (a few seconds)."
+        )
     source = widgets.label_source(dataset, visitor)
     cols = st.columns(4)
     n_per_class = cols[0].number_input(
@@ -38,18 +45,18 @@ with st.expander("Start a run", expanded=True):
         key="finetune.n_per_class",
     )
     init = cols[1].selectbox(
-        "Start from", CHOICES, key="finetune.init", format_func=INIT_LABELS.get
+        "Start from", inits_here, key="finetune.init", format_func=INIT_LABELS.get
     )
     strategy = cols[2].selectbox(
         "Strategy",
-        FINETUNE_STRATEGIES,
-        index=1,
+        ["head"] if table_only else FINETUNE_STRATEGIES,
+        index=0 if table_only else 1,
         key="finetune.strategy",
         format_func=STRATEGY_LABELS.get,
     )
     seed = cols[3].number_input("Seed", 0, 10_000, 0, key="finetune.seed")
     weights = ""
-    if rules.allows(visitor, "weights_path"):
+    if rules.allows(visitor, "weights_path") and not table_only:
         weights = st.text_input(
             "Or start from a weights file (optional path: .safetensors or a timm "
             "folder)",
@@ -80,7 +87,7 @@ with st.expander("Label-count sweep"):
         key="finetune.sweep_counts",
     )
     inits = st.multiselect(
-        "Initialisations", CHOICES, CHOICES, key="finetune.sweep_inits"
+        "Initialisations", inits_here, inits_here, key="finetune.sweep_inits"
     )
     repeats = st.number_input("Repeats", 1, 10, 3, key="finetune.sweep_repeats")
     if st.button("Launch sweep", key="finetune.sweep"):

@@ -19,6 +19,7 @@ class Head(nn.Module):
         dropout: float,
     ):
         super().__init__()
+        self.n_features = n_features
         n_out = 1 if n_classes == 2 else n_classes
         self.layers = nn.Sequential(
             nn.Linear(n_features, hidden),

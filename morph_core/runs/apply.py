@@ -39,7 +39,10 @@ def apply(
         raise MorphCoreError(f"run {run_id} has not finished")
     run = FinetuneRun.load(folder.path)
     catalog = dataset.catalog()
-    same_encoder = dataset.encoder_spec().fingerprint() == run.spec.fingerprint()
+    prepared = dataset.known_encoder()
+    same_encoder = run.spec is None or (
+        prepared is not None and prepared.fingerprint() == run.spec.fingerprint()
+    )
     if run.encoder_changed or not same_encoder:
         rules.require(visitor, "apply_encoder")
     if not run.encoder_changed and same_encoder:

@@ -26,7 +26,7 @@ from morph_core.data.manifest import load_manifest
 from morph_core.dataset import PreparedDataset
 from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
-from morph_core.model.weights import CHOICES, resolve_encoder
+from morph_core.model.weights import CHOICES, PRETRAINED, resolve_encoder
 from morph_core.runs.folder import WORKER_MODULE, RunFolder, now, seconds_between
 from morph_core.runs.sources import LabelSource
 from morph_core.settings import PROJECT_ROOT, run_workers
@@ -102,7 +102,7 @@ def submit(
     labels = source.labels(dataset, catalog)
     balanced_split(labels, config.n_per_class, config.seed, config.draw)
     if encoder is None:
-        encoder = resolve_encoder(init, load_manifest(), dataset.encoder_spec())
+        encoder = run_encoder(dataset, init, config)
     created = datetime.now(UTC)
     run_id = created.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = RunFolder(dataset.run_folder(run_id))
@@ -118,7 +118,7 @@ def submit(
                 "source": vars(source),
                 "config": vars(config),
                 "init": init,
-                "encoder": vars(encoder),
+                "encoder": vars(encoder) if encoder is not None else None,
                 "sweep": sweep,
                 "owner": visitor.key,
                 "owner_name": visitor.name,
@@ -129,6 +129,30 @@ def submit(
     if launch:
         start_queued(dataset)
     return run_id
+
+
+def run_encoder(
+    dataset: PreparedDataset, init: str, config: FinetuneConfig
+) -> EncoderSpec | None:
+    """The encoder a run starts from (``init`` as for
+    :func:`~morph_core.model.weights.resolve_encoder`). A table of features has
+    no images here: its runs train a head on its features, from the encoder
+    that made them (``None`` when this server does not have it).
+
+    Raises
+    ------
+    Refused
+        Another run than a head from the pretrained encoder, on such a table.
+    """
+    if dataset.representation_only:
+        if init != PRETRAINED or config.strategy != "head":
+            raise Refused(
+                "This dataset is a table of features, without images here: runs "
+                "train a head on its features (strategy 'head only', from the "
+                "pretrained encoder)."
+            )
+        return dataset.known_encoder()
+    return resolve_encoder(init, load_manifest(), dataset.encoder_spec())
 
 
 def _run_name(source: LabelSource, config: FinetuneConfig, init: str) -> str:

@@ -11,11 +11,15 @@ import pandas as pd
 
 from morph_core import access
 from morph_core.access import OPERATOR, Refused, Visitor
-from morph_core.data.manifest import load_manifest
 from morph_core.dataset import PreparedDataset
 from morph_core.errors import MorphCoreError
-from morph_core.model.weights import resolve_encoder
-from morph_core.runs.queue import check_queue, queue_lock, start_queued, submit
+from morph_core.runs.queue import (
+    check_queue,
+    queue_lock,
+    run_encoder,
+    start_queued,
+    submit,
+)
 from morph_core.runs.sources import LabelSource
 from morph_core.training.config import FinetuneConfig
 from morph_core.training.labels import LabelError, balanced_split
@@ -58,8 +62,7 @@ def sweep(
             f"A sweep may queue at most {limit} runs here; this one is {n_runs} "
             "(fewer label counts, initialisations or repeats)."
         )
-    manifest, prepared = load_manifest(), dataset.encoder_spec()
-    encoders = {init: resolve_encoder(init, manifest, prepared) for init in inits}
+    encoders = {init: run_encoder(dataset, init, config) for init in inits}
     sweep_id = "sweep-" + uuid.uuid4().hex[:6]
     with queue_lock(dataset):
         check_queue(dataset, visitor, n_runs)

@@ -52,8 +52,11 @@ def train(dataset: PreparedDataset, folder: RunFolder) -> None:
         catalog = dataset.catalog()
         labels = LabelSource.from_record(request["source"]).labels(dataset, catalog)
         config = FinetuneConfig(**request["config"])
-        spec = EncoderSpec.from_record(request["encoder"])
-        own = config.strategy == "head" and spec == dataset.encoder_spec()
+        record = request["encoder"]  # None: a table's features, encoder not here
+        spec = EncoderSpec.from_record(record) if record is not None else None
+        own = config.strategy == "head" and (
+            spec is None or spec == dataset.known_encoder()
+        )
         run = train_run(
             catalog,
             labels,

@@ -54,7 +54,7 @@ class FinetuneRun:
     """
 
     config: FinetuneConfig
-    spec: EncoderSpec
+    spec: EncoderSpec | None  # None: a head on a published table's features
     classes: tuple[str, ...]
     model: Classifier
     history: list[dict] = field(default_factory=list)
@@ -68,6 +68,11 @@ class FinetuneRun:
         progress: ProgressFn | None = None,
     ) -> np.ndarray:
         """Probabilities ``(n_galaxies, n_classes)`` for the catalogue's ``file``s."""
+        if self.spec is None:
+            raise MorphCoreError(
+                "this run learnt from a table's features, without their encoder: "
+                "it predicts from those features only"
+            )
         files = catalog["file"].astype(str).tolist()
         out = np.zeros((len(files), len(self.classes)), np.float32)
         self.model.eval()
@@ -102,7 +107,8 @@ class FinetuneRun:
         save_file(state, folder / "model.safetensors")
         record = {
             "config": asdict(self.config),
-            "spec": vars(self.spec),
+            "spec": vars(self.spec) if self.spec is not None else None,
+            "n_features": self.model.head.n_features,
             "classes": list(self.classes),
             "history": self.history,
             "test": self.test,
@@ -119,9 +125,10 @@ class FinetuneRun:
         except (OSError, ValueError) as e:
             raise MorphCoreError(f"run {folder.name} has no finished model: {e}") from e
         config = FinetuneConfig(**record["config"])
-        spec = EncoderSpec.from_record(record["spec"])
+        spec = EncoderSpec.from_record(record["spec"]) if record["spec"] else None
         classes = tuple(record["classes"])
-        model = _classifier(spec.random_init(spec.seed), len(classes), config)
+        encoder = spec.random_init(spec.seed) if spec is not None else None
+        model = _classifier(encoder, len(classes), config, record.get("n_features"))
         model.load_state_dict(state)
         return cls(
             config,
@@ -135,11 +142,17 @@ class FinetuneRun:
 
 
 def _classifier(
-    spec: EncoderSpec, n_classes: int, config: FinetuneConfig
+    spec: EncoderSpec | None,
+    n_classes: int,
+    config: FinetuneConfig,
+    n_features: int | None = None,
 ) -> Classifier:
-    encoder = build_encoder(spec)
+    """The encoder of ``spec`` and a new head; without a spec, a head alone on
+    ``n_features`` given features (a table's, made by an encoder not here)."""
+    encoder = build_encoder(spec) if spec is not None else torch.nn.Identity()
+    width = int(encoder.num_features) if spec is not None else int(n_features or 0)
     torch.manual_seed(config.seed)
-    head = Head(int(encoder.num_features), n_classes, config.hidden, config.dropout)
+    head = Head(width, n_classes, config.hidden, config.dropout)
     return Classifier(encoder, head)
 
 
@@ -191,7 +204,7 @@ def train_run(
     catalog: pd.DataFrame,
     labels: Labels,
     split: Split,
-    spec: EncoderSpec,
+    spec: EncoderSpec | None,
     config: FinetuneConfig,
     folder: Path | None = None,
     progress: ProgressFn | None = None,
@@ -204,10 +217,15 @@ def train_run(
     ``features``: the encoder's pooled features of the catalogue's rows (a
     prepared dataset's, made by ``spec``). A head-only run then reads no image
     and runs no encoder: a run on the demo sky takes seconds, not minutes.
+    ``spec`` None: a head on ``features`` alone (a published table's, whose
+    encoder is not here).
     """
+    if spec is None and (features is None or config.strategy != "head"):
+        raise MorphCoreError("without an encoder, only a head on given features")
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model = _classifier(spec, len(labels.classes), config)
+    width = features.shape[1] if features is not None else None
+    model = _classifier(spec, len(labels.classes), config, width)
     y = {p: torch.as_tensor(labels.values[getattr(split, p)]) for p in _PARTS}
     n_classes = len(labels.classes)
     if features is not None and config.strategy == "head":

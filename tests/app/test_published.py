@@ -3,7 +3,11 @@ cutouts from a (local) cutout service, the encoder unknown."""
 
 from __future__ import annotations
 
+import re
+import time
+
 from morph_core.dataset import open_dataset
+from morph_core.runs import queue
 from tests.app.pages import desk, open_page, text
 from tests.conftest import FAILING_CUTOUTS
 
@@ -46,3 +50,31 @@ def test_rater_rates_from_the_table_alone(published_env):
     assert at.selectbox(key="rater.features").options == ["CNN features (PCA-40)"]
     cards = desk(at)["cards"]
     assert len(cards) == 10 and all(card["image"] for card in cards)
+
+
+def test_monitor_trains_a_head_on_the_tables_features_and_applies_it(published_env):
+    at = open_page(
+        "finetune_monitor",
+        dataset="published",
+        finetune__column="smooth-or-featured_smooth_fraction",
+    )
+    assert any("table of features" in i.value for i in at.info)
+    assert at.selectbox(key="finetune.strategy").options == ["head only"]
+    assert at.selectbox(key="finetune.init").options == ["pretrained encoder"]
+    at.number_input(key="finetune.n_per_class").set_value(4)
+    at.button(key="finetune.start").click().run()
+    assert "queued" in at.success[0].value
+    ds = open_dataset("published", published_env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        runs = queue.list_runs(ds)
+        if runs["state"].isin(["finished", "failed"]).all():
+            break
+        time.sleep(0.5)
+    assert runs["state"].tolist() == ["finished"], runs
+    at.run()
+    at.button(key="finetune.apply").click().run()
+    added = next(s.value for s in at.success if "Added column" in s.value)
+    column = re.search(r"pred_\w+", added).group()
+    values = open_dataset("published", published_env).catalog()[column]
+    assert values.between(0, 1).all() and values.std() > 0

@@ -254,3 +254,39 @@ def test_a_table_in_the_manifest_needs_a_known_encoder(tmp_path):
     )
     with pytest.raises(ManifestError, match="only for 'source: features'"):
         load_manifest(tmp_path / "m.yaml")
+
+
+def test_a_table_without_its_encoder_trains_heads_only_and_they_reload(
+    published_env, tmp_path
+):
+    from morph_core.access import Refused
+    from morph_core.runs import queue
+    from morph_core.runs.sources import LabelSource
+    from morph_core.training.config import FinetuneConfig
+    from morph_core.training.finetune import FinetuneRun, train_run
+    from morph_core.training.labels import balanced_split, labels_from_column
+
+    ds = open_dataset("published")
+    source = LabelSource(
+        "column", column="smooth-or-featured_smooth_fraction", threshold=0.5
+    )
+    for init, strategy in (("random", "head"), ("pretrained", "staged")):
+        config = FinetuneConfig(n_per_class=4, strategy=strategy)
+        with pytest.raises(Refused, match="train a head on its features"):
+            queue.submit(ds, source, config, init, launch=False)
+
+    catalog = ds.catalog()
+    labels = labels_from_column(catalog, "smooth-or-featured_smooth_fraction", 0.5)
+    config = FinetuneConfig(n_per_class=4, strategy="head", head_epochs=3)
+    split = balanced_split(labels, 4, 0)
+    features = np.asarray(ds.features())
+    run = train_run(
+        catalog, labels, split, None, config, tmp_path / "run", features=features
+    )
+    again = FinetuneRun.load(tmp_path / "run")
+    assert again.spec is None and again.classes == run.classes
+    np.testing.assert_array_equal(
+        again.predict_features(features), run.predict_features(features)
+    )
+    with pytest.raises(MorphCoreError, match="without their encoder"):
+        again.predict(catalog)
