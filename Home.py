@@ -135,21 +135,17 @@ def _progress_text(record: dict) -> str:
 
 def _show_prepared(dataset: str, summary: dict) -> None:
     variance = summary["variance_explained"]
-    spec = summary["encoder"]["spec"]
     cols = st.columns(4)
     cols[0].metric("Galaxies", f"{summary['n_galaxies']:,}")
     cols[1].metric("Skipped", summary["n_skipped"])
     cols[2].metric("Features", summary["n_features"])
     cols[3].metric("PCA-10 variance", f"{variance['10']:.0%}")
-    colour = "greyscale" if spec["channels"] == 1 else "colour"
-    weights = spec["weights"] or f"random init, seed {spec['seed']}"
     operator = access.policy().allows(identity.visitor(), "see_all")
     where = f" · workspace `{cache.dataset(dataset).path}`" if operator else ""
     st.caption(
-        f"Encoder {spec['architecture']} ({colour}, {spec['image_size']} px, "
-        f"weights: {Path(weights).name if not operator else weights}) · PCA "
-        f"variance explained: 10 → {variance['10']:.1%}, 15 → {variance['15']:.1%}, "
-        f"40 → {variance['40']:.1%} · prepared {summary['created_at']}{where}"
+        f"{_encoder_text(summary, operator)} · PCA variance explained: 10 → "
+        f"{variance['10']:.1%}, 15 → {variance['15']:.1%}, 40 → "
+        f"{variance['40']:.1%} · prepared {summary['created_at']}{where}"
     )
     if summary["n_skipped"]:
         with st.expander(f"{summary['n_skipped']} galaxies skipped, with the reason"):
@@ -167,6 +163,21 @@ def _show_prepared(dataset: str, summary: dict) -> None:
     seed = st.session_state.get("home.seed", 0)
     widgets.gallery(
         catalog.sample(min(SAMPLE, len(catalog)), random_state=seed), dataset
+    )
+
+
+def _encoder_text(summary: dict, operator: bool) -> str:
+    """Which encoder made the features (weights paths for operators only)."""
+    spec = summary["encoder"]["spec"]
+    table = summary.get("representation_only", False)
+    if spec is None:
+        return "Features from a published table (its encoder is not on this server)"
+    colour = "greyscale" if spec["channels"] == 1 else "colour"
+    weights = spec["weights"] or f"random init, seed {spec['seed']}"
+    return (
+        f"{'Features from a published table, made by encoder' if table else 'Encoder'}"
+        f" {spec['architecture']} ({colour}, {spec['image_size']} px, "
+        f"weights: {Path(weights).name if not operator else weights})"
     )
 
 

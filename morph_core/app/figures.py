@@ -3,11 +3,14 @@ the label-count sweep. Plain functions of tables and arrays (no Streamlit)."""
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from morph_core.tools.explorer import MAX_POINTS, NO_COLOUR
@@ -36,7 +39,9 @@ def map_figure(
     hover : list of str, optional
         Columns shown on hover besides ``galaxy_id``.
     max_points : int
-        Above this many galaxies a random sample is drawn.
+        Above this many galaxies a random sample is drawn as points, over a
+        density image of them all (a box or lasso still selects every galaxy
+        inside: :func:`morph_core.tools.explorer.selected_rows`).
     """
     rows = np.arange(len(catalog))
     if len(rows) > max_points:
@@ -67,6 +72,8 @@ def map_figure(
                 "colorbar": {"title": colour},
             }
         fig.add_trace(_trace(embedding[rows], custom, template, "galaxies", marker))
+    if len(rows) < len(catalog):
+        _add_density(fig, embedding)
     fig.update_layout(
         dragmode="lasso",
         height=620,
@@ -76,6 +83,31 @@ def map_figure(
         legend={"title": colour, "itemsizing": "constant"},
     )
     return fig
+
+
+def _add_density(fig: go.Figure, embedding: np.ndarray, bins: int = 400) -> None:
+    """Every galaxy as a grey density image below the sampled points (log
+    counts, a PNG of a few tens of kB whatever the number of galaxies)."""
+    x, y = embedding[:, 0], embedding[:, 1]
+    (x0, x1), (y0, y1) = (x.min(), x.max()), (y.min(), y.max())
+    counts, _, _ = np.histogram2d(y, x, bins=bins, range=[[y0, y1], [x0, x1]])
+    shade = np.log1p(counts[::-1])  # image rows run from the top
+    grey = 255 - (200 * shade / max(shade.max(), 1e-9)).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, format="PNG", optimize=True)
+    fig.add_layout_image(
+        source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
+        xref="x",
+        yref="y",
+        x=float(x0),
+        y=float(y1),
+        sizex=float(x1 - x0),
+        sizey=float(y1 - y0),
+        sizing="stretch",
+        layer="below",
+    )
+    fig.update_xaxes(range=[float(x0), float(x1)])
+    fig.update_yaxes(range=[float(y0), float(y1)])
 
 
 def _trace(xy, custom, template, name, marker=None) -> go.Scattergl:

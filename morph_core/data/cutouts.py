@@ -35,6 +35,7 @@ WAIT_S = 3.0  # what a page waits for the cutouts it shows, all together
 RETRY_AFTER_S = 60.0  # a cutout that failed is not asked for again before this
 MAX_CUTOUT_BYTES = 5 * 2**20
 WORKERS = 8
+MAX_FAILED = 10_000  # failures remembered before the timed-out ones are dropped
 
 
 def is_url(text: str) -> bool:
@@ -173,8 +174,13 @@ class CutoutCache:
         """The download of ``url`` (one per URL at a time); ``None`` while it is
         in its time-out after failing."""
         with self._lock:
-            if time.monotonic() - self._failed.get(url, -RETRY_AFTER_S) < RETRY_AFTER_S:
+            now = time.monotonic()
+            if now - self._failed.get(url, -RETRY_AFTER_S) < RETRY_AFTER_S:
                 return None
+            if len(self._failed) > MAX_FAILED:  # forget the failures timed out
+                self._failed = {
+                    u: t for u, t in self._failed.items() if now - t < RETRY_AFTER_S
+                }
             if url not in self._pending:
                 self._pending[url] = self._pool.submit(self._download, url)
             return self._pending[url]

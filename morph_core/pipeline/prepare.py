@@ -22,6 +22,7 @@ import pandas as pd
 from morph_core import access
 from morph_core.access import OPERATOR, Visitor
 from morph_core.data.manifest import DatasetEntry
+from morph_core.data.sources.table import table_file
 from morph_core.dataset import PREPARED, PreparedDataset, check_name_free, digest
 from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
@@ -175,8 +176,13 @@ class _Prepare:
             return CheckStage(ds, entry, table, root, skipped).run()[0]
 
         if entry.source == "features":  # a published representation: no images
-            embed = TableStage(ds, entry, limit)
-            features = self.timed("catalog", embed.run).features
+
+            def read(progress):  # downloaded first when it has a URL
+                table_file(entry, progress)
+                stage = TableStage(ds, entry, limit)
+                return stage, stage.run(progress).features
+
+            embed, features = self.timed("catalog", read)
             spec = table_encoder(entry)
         else:
             checked = self.timed("catalog", check)

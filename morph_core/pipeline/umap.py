@@ -16,6 +16,8 @@ from morph_core.pipeline.stage import Stage
 from morph_core.progress import ProgressFn
 
 UMAP_NEIGHBOURS, UMAP_MIN_DIST = UMAP_DEFAULT
+UMAP_FIT_MAX = 100_000  # larger maps: fitted on a sample, the rest transformed
+TRANSFORM_BLOCK = 50_000
 
 
 def fit_umap(
@@ -23,8 +25,15 @@ def fit_umap(
     n_neighbors: int = UMAP_NEIGHBOURS,
     min_dist: float = UMAP_MIN_DIST,
     random_state: int = 0,
+    progress: ProgressFn | None = None,
+    fit_max: int = UMAP_FIT_MAX,
 ) -> np.ndarray:
-    """2-D UMAP embedding ``(n, 2)`` float32 of PCA features (Walmsley+22 §2.3)."""
+    """2-D UMAP embedding ``(n, 2)`` float32 of PCA features (Walmsley+22 §2.3).
+
+    Above ``fit_max`` galaxies the map is fitted on a random sample of that
+    many and the others are placed by ``transform``, in blocks (progress
+    counts galaxies placed): a survey's million in minutes, not hours.
+    """
     import umap  # numba compiles on first import: keep it off the import path
 
     n = len(pca_features)
@@ -36,7 +45,24 @@ def fit_umap(
         random_state=random_state,
         n_jobs=1,
     )
-    return reducer.fit_transform(np.asarray(pca_features)).astype(np.float32)
+    if n <= fit_max:
+        return reducer.fit_transform(np.asarray(pca_features)).astype(np.float32)
+    sample = np.sort(
+        np.random.default_rng(random_state).choice(n, fit_max, replace=False)
+    )
+    out = np.empty((n, 2), np.float32)
+    out[sample] = reducer.fit_transform(np.asarray(pca_features[sample]))
+    rest = np.setdiff1d(np.arange(n), sample)
+    done = fit_max
+    if progress:
+        progress(done, n)
+    for start in range(0, len(rest), TRANSFORM_BLOCK):
+        rows = rest[start : start + TRANSFORM_BLOCK]
+        out[rows] = reducer.transform(np.asarray(pca_features[rows]))
+        done += len(rows)
+        if progress:
+            progress(done, n)
+    return out
 
 
 class UmapStage(Stage[np.ndarray]):
@@ -56,20 +82,26 @@ class UmapStage(Stage[np.ndarray]):
         self.output = dataset.umap_file(n_neighbors, min_dist, encoder)
 
     def inputs(self) -> dict:
-        return {
+        record = {
             "pca": self.workspace.record(self.dataset.pca_file(self.encoder)),
             "n_components": PCA_UMAP,
             "n_neighbors": self.n_neighbors,
             "min_dist": self.min_dist,
             "random_state": self.random_state,
         }
+        projection = self.dataset.projection_file(self.encoder)
+        if len(self.workspace.read_array(projection)) > UMAP_FIT_MAX:
+            record["fit_max"] = UMAP_FIT_MAX  # the map follows the sample
+        return record
 
     def compute(self, progress: ProgressFn | None) -> np.ndarray:
         if progress:
             progress(0, 1)
         projection = self.dataset.projection_file(self.encoder)
         pca_15 = self.workspace.read_array(projection)[:, :PCA_UMAP]
-        embedding = fit_umap(pca_15, self.n_neighbors, self.min_dist, self.random_state)
+        embedding = fit_umap(
+            pca_15, self.n_neighbors, self.min_dist, self.random_state, progress
+        )
         if progress:
             progress(1, 1)
         return embedding

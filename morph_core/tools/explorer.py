@@ -10,7 +10,7 @@ import pandas as pd
 from morph_core.data.catalog import descriptive_columns
 
 NO_COLOUR = "(none)"
-MAX_POINTS = 200_000  # drawn with WebGL; beyond it a random sample is drawn
+MAX_POINTS = 50_000  # drawn as points; beyond, a sample over a density image
 
 
 def colour_columns(catalog: pd.DataFrame) -> list[str]:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 import time
 
+from streamlit.testing.v1 import AppTest
+
 from morph_core.dataset import open_dataset
 from morph_core.runs import queue
+from morph_core.settings import PROJECT_ROOT
 from tests.app.pages import desk, open_page, text
 from tests.conftest import FAILING_CUTOUTS
 
@@ -78,3 +81,15 @@ def test_monitor_trains_a_head_on_the_tables_features_and_applies_it(published_e
     column = re.search(r"pred_\w+", added).group()
     values = open_dataset("published", published_env).catalog()[column]
     assert values.between(0, 1).all() and values.std() > 0
+
+
+def test_home_shows_the_table_and_a_sample_of_its_cutouts(published_env):
+    at = AppTest.from_file(str(PROJECT_ROOT / "Home.py"), default_timeout=120)
+    at.run()
+    at.selectbox(key="dataset").select("published").run()
+    assert not at.exception
+    assert any("published table" in c.value for c in at.caption)
+    shown = len(at.get("image")) + sum(
+        "cutout not available" in w.value for w in at.warning
+    )
+    assert shown == min(12, len(open_dataset("published", published_env).catalog()))

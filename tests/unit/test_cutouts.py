@@ -86,8 +86,10 @@ def test_offline_gives_placeholders_quickly(tmp_path):
 def test_the_cache_keeps_the_most_recently_shown_within_its_bytes(server, tmp_path):
     size = server.images["g0"].stat().st_size
     cache = CutoutCache(tmp_path / "cache", max_bytes=4 * size + size // 2)
-    first = cache.local(_urls(server, ["g0", "g1", "g2", "g3"]), wait_s=5)
-    time.sleep(0.05)
+    first = []
+    for galaxy in ["g0", "g1", "g2", "g3"]:  # one after the other: g0 oldest
+        first += cache.local(_urls(server, [galaxy]), wait_s=5)
+        time.sleep(0.05)
     cache.local(_urls(server, ["g0"]))  # shown again: kept longest
     time.sleep(0.05)
     cache.local(_urls(server, ["g4", "g5"]), wait_s=5)

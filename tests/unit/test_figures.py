@@ -1,5 +1,9 @@
+import base64
+import io
+
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from morph_core.app.figures import curves_figure, interest_map, map_figure, sweep_figure
 from morph_core.tools.explorer import colour_columns
@@ -20,11 +24,20 @@ def test_points_carry_their_row_whatever_the_colouring():
     assert len(map_figure(catalog, xy, "morphology").data) == 2
 
 
-def test_large_maps_are_sampled():
+def test_large_maps_are_sampled_over_a_density_image_of_every_galaxy():
     catalog = _catalog(500)
-    xy = np.zeros((500, 2))
+    xy = np.random.default_rng(2).normal(size=(500, 2))
     fig = map_figure(catalog, xy, max_points=100)
     assert len(fig.data[0].x) == 100
+    (image,) = fig.layout.images
+    assert image.source.startswith("data:image/png;base64,")
+    assert (image.x, image.y) == (xy[:, 0].min(), xy[:, 1].max())
+    assert image.sizex == xy[:, 0].max() - xy[:, 0].min()
+    density = np.asarray(
+        Image.open(io.BytesIO(base64.b64decode(image.source.split(",")[1])))
+    )
+    assert density.shape == (400, 400) and (density < 255).sum() > 100
+    assert not map_figure(catalog, xy, max_points=500).layout.images
 
 
 def test_interest_map_colours_each_galaxy_by_its_own_interest():

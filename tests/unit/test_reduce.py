@@ -57,3 +57,19 @@ def test_umap_is_two_dimensional_and_separates_clusters():
     a, b = embedding[:60].mean(0), embedding[60:].mean(0)
     assert np.linalg.norm(a - b) > 3 * embedding[:60].std(0).max()
     assert fit_umap(x[:3]).shape == (3, 2)
+
+
+def test_a_large_map_is_fitted_on_a_sample_and_places_the_rest():
+    rng = np.random.default_rng(3)
+    x = np.vstack([rng.normal(0, 1, (300, 15)), rng.normal(12, 1, (300, 15))])
+    steps = []
+    embedding = fit_umap(
+        x.astype(np.float32),
+        n_neighbors=10,
+        fit_max=200,
+        progress=lambda done, total: steps.append((done, total)),
+    )
+    assert embedding.shape == (600, 2) and np.isfinite(embedding).all()
+    assert steps[0] == (200, 600) and steps[-1] == (600, 600)
+    a, b = embedding[:300].mean(0), embedding[300:].mean(0)  # sampled or placed,
+    assert np.linalg.norm(a - b) > 3 * embedding[:300].std(0).max()  # by cluster

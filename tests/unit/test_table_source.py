@@ -290,3 +290,30 @@ def test_a_table_without_its_encoder_trains_heads_only_and_they_reload(
     )
     with pytest.raises(MorphCoreError, match="without their encoder"):
         again.predict(catalog)
+
+
+def test_a_table_with_a_url_is_downloaded_on_first_prepare(env, tmp_path):
+    from morph_core.data.manifest import DatasetEntry
+    from tests.unit.cutout_server import CutoutServer, serve_cutouts
+
+    _table(n=20).to_parquet(tmp_path / "served.parquet")
+    with serve_cutouts(CutoutServer({"table": tmp_path / "served.parquet"})) as server:
+        entry = DatasetEntry(
+            name="remote",
+            kind="dataset",
+            source="features",
+            path=str(tmp_path / "downloads" / "remote.parquet"),
+            url=server.url + "/file?id=table",
+            columns={"galaxy_id": "objid"},
+            licence="x",
+            citation="y",
+        )
+        assert prepare(entry, open_dataset("remote"), None).n_galaxies == 20
+        assert server.hits["table"] == 1
+        prepare(entry, open_dataset("remote"), None)  # there now: not fetched again
+        assert server.hits["table"] == 1
+    offline = entry.model_copy(
+        update={"path": str(tmp_path / "other.parquet"), "name": "offline"}
+    )
+    with pytest.raises(MorphCoreError, match="download"):
+        prepare(offline, open_dataset("offline"), None)

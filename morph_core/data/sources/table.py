@@ -19,8 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from morph_core.data.download import fetch
 from morph_core.data.manifest import DatasetEntry, resolve_path
 from morph_core.errors import CatalogError
+from morph_core.progress import ProgressFn
 
 FEATURE_NAME = re.compile(r"^(?:feat|feature|pca)_?(?:pca_?)?(\d+)$")
 FEATURE_LIST = "features"
@@ -167,6 +169,17 @@ class FeatureTable:
             block = _batch_rows(batch, self.feature_names)[: self.n_rows - done]
             done += len(block)
             yield block
+
+
+def table_file(entry: DatasetEntry, progress: ProgressFn | None = None) -> Path:
+    """The entry's table, downloaded first (resumable, checksum) when it has a
+    URL and is not here yet."""
+    path = entry.folder()
+    if entry.url and path is not None:
+        fetch(entry.url, path, entry.sha256, progress)
+    if path is None or not path.is_file():
+        raise CatalogError(f"feature table not found: {path}")
+    return path
 
 
 def feature_columns(columns: list[str], prefix: str | None = None) -> list[str]:
