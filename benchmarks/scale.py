@@ -213,7 +213,7 @@ def similarity(ds, n_queries: int = 200) -> dict:
     times = []
     for row in rows:
         start = time.perf_counter()
-        index.search(features[row], 50)
+        index.query(features[row : row + 1], 50)
         times.append((time.perf_counter() - start) * 1000)
     return {
         "similarity_median_ms": round(float(np.median(times)), 2),

@@ -101,6 +101,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_prepare)
 
+    e = sub.add_parser(
+        "embed-distributed",
+        help="embed a survey's images on a Ray cluster into parquet shards",
+    )
+    e.add_argument(
+        "source",
+        type=Path,
+        help="a folder of images (with its catalog.csv or not), or a CSV of "
+        "galaxy_id and file (paths every node sees, or URLs)",
+    )
+    e.add_argument("--out", type=Path, required=True, help="a new folder for shards")
+    e.add_argument(
+        "--address",
+        help="a running Ray cluster ('auto', 'ray://host:10001'); default: a "
+        "local one on this machine's cores",
+    )
+    e.add_argument("--workers", type=int, default=2, help="encoder replicas")
+    e.add_argument("--threads", type=int, default=1, help="CPU threads per worker")
+    e.add_argument("--weights", help="manifest weights name or weights path")
+    e.add_argument("--batch-size", type=int, default=64)
+    e.set_defaults(func=_embed_distributed)
+
     d = sub.add_parser("datasets", help="list datasets and whether they are prepared")
     d.set_defaults(func=_datasets)
 
@@ -325,6 +347,28 @@ def _prepare(args: argparse.Namespace) -> int:
         print(f"    {n:6d} x {reason}")
     seconds = ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds.items())
     print(f"  seconds    {seconds} (total {sum(summary.seconds.values()):.1f}s)")
+    return 0
+
+
+def _embed_distributed(args: argparse.Namespace) -> int:
+    from morph_core.pipeline.distributed import embed_distributed
+
+    spec = resolve_encoder(args.weights, load_manifest())
+    start = time.perf_counter()
+    n = embed_distributed(
+        args.source,
+        args.out,
+        spec,
+        args.address,
+        args.workers,
+        args.threads,
+        args.batch_size,
+    )
+    print(
+        f"Embedded {n} galaxies into {args.out} in {time.perf_counter() - start:.0f} s"
+        f" ({spec.fingerprint()}).\nNext: python -m morph_core prepare <name> "
+        f"--features {args.out}"
+    )
     return 0
 
 

@@ -442,12 +442,13 @@ def table_entry(
     labels: LabelsSpec | None = None,
     visitor: Visitor = OPERATOR,
 ) -> DatasetEntry:
-    """A dataset entry for a table of precomputed features (parquet or CSV):
-    a published representation, or a user's own; ``cutouts`` is a URL or a
+    """A dataset entry for a table of precomputed features (parquet or CSV, or
+    a folder of parquet shards such as ``embed-distributed`` writes): a
+    published representation, or a user's own; ``cutouts`` is a URL or a
     path template over its columns (:mod:`morph_core.data.cutouts`), and
     ``encoder`` the manifest weights that made the features, if known."""
     access.policy().require(visitor, "own_folder")
-    if not Path(path).expanduser().is_file():
+    if not Path(path).expanduser().exists():
         raise MorphCoreError(f"feature table not found: {str(path)!r}")
     return _own_entry(
         name,

@@ -75,13 +75,13 @@ ids = st.session_state.get("umap.selection")
 if ids is None:
     st.info("Select galaxies on the map to see them here.")
     st.stop()
-rows = explorer.rows_of(catalog, ids)
+rows = explorer.rows_of(cache.galaxy_index(dataset), ids)
 if not rows:
     st.warning("The selection holds no galaxies: draw around some points.")
     st.stop()
 
 st.subheader(f"{len(rows)} galaxies selected")
-classwork.send_selection(workshop, catalog, catalog["galaxy_id"].iloc[rows].tolist())
+classwork.send_selection(workshop, catalog, rows)
 cols = st.columns([2, 1, 1])
 sort_by = cols[0].selectbox("Sort by", columns[1:] or ["galaxy_id"], key="umap.sort")
 descending = cols[1].toggle("Descending", key="umap.descending")

@@ -109,6 +109,17 @@ def _catalog(root: str, name: str, version: str) -> pd.DataFrame:
     return open_dataset(name, Path(root)).catalog()
 
 
+def galaxy_index(name: str) -> pd.Index:
+    """The catalogue's ``galaxy_id`` as an index, its hash table built once per
+    dataset version (0.2 s at a million galaxies, at every explorer run before)."""
+    return _galaxy_index(_root(), name, dataset(name).version())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _galaxy_index(root: str, name: str, version: str) -> pd.Index:
+    return pd.Index(_catalog(root, name, version)["galaxy_id"])
+
+
 def tags(name: str) -> list[str]:
     """Every tag in the dataset's catalogue, most used first (counted once per
     version: 40 ms at 12k, at every run of the similarity page)."""

@@ -78,12 +78,13 @@ def feedback(lesson_id: str, score: dict) -> str:
 
 
 def send_selection(
-    workshop: Workshop | None, catalog: pd.DataFrame, galaxy_ids: list[str]
+    workshop: Workshop | None, catalog: pd.DataFrame, rows: list[int]
 ) -> None:
-    """Lesson 1's button under the explorer's selection (``workshop``: what
-    :func:`lesson_task` returned)."""
+    """Lesson 1's button under the explorer's selection, the catalogue
+    ``rows`` (``workshop``: what :func:`lesson_task` returned)."""
     if workshop is None:
         return
+    galaxy_ids = catalog["galaxy_id"].iloc[rows].tolist()
     st.button(
         "Send this selection to the workshop",
         key="classwork.send_selection",

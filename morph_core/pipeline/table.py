@@ -18,6 +18,7 @@ from morph_core.dataset import CHECKED, SKIPPED, PreparedDataset, digest
 from morph_core.model.spec import EncoderSpec
 from morph_core.model.weights import spec_of_entry
 from morph_core.pipeline.catalog import check_not_empty
+from morph_core.pipeline.distributed import ERROR_COLUMN
 from morph_core.pipeline.embed import Embedded
 from morph_core.pipeline.stage import Stage
 from morph_core.progress import ProgressFn
@@ -42,8 +43,11 @@ def table_encoder(entry: DatasetEntry) -> EncoderSpec | None:
 
 
 def _identity(path: Path | None) -> str:
+    """A file by its path, size and time; a folder of shards by its files'."""
     if path is None:
         return ""
+    if path.is_dir():
+        return digest(_identity(f) for f in sorted(path.rglob("*.parquet")))
     try:
         stat = path.stat()
     except OSError:
@@ -85,12 +89,18 @@ class TableStage(Stage[Embedded]):
         table = FeatureTable(self.entry, self.limit)
         catalog = with_labels(table.catalog(), self.entry).reset_index(drop=True)
         reasons = row_problems(catalog)
+        if ERROR_COLUMN in catalog:  # embed-distributed's shards: unread images
+            failed = catalog.pop(ERROR_COLUMN).fillna("").astype(str)
+            reasons[(failed != "") & (reasons == "")] = failed
+        folder = table.path if table.path.is_dir() else table.path.parent
         if self.entry.cutouts:
-            files, missing = locations(catalog, self.entry.cutouts, table.path.parent)
+            files, missing = locations(catalog, self.entry.cutouts, folder)
             reasons[(missing != "") & (reasons == "")] = missing
+            catalog["file"] = files
+        elif "file" in catalog:  # the images the features were made from
+            catalog["file"] = catalog["file"].fillna("").astype(str)
         else:
-            files = pd.Series("", index=catalog.index, dtype=object)
-        catalog["file"] = files
+            catalog["file"] = ""
         features = np.empty((table.n_rows, table.n_features), np.float32)
         finite = np.ones(table.n_rows, bool)
         done = 0

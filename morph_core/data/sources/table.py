@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as pads
 
 from morph_core.data.download import fetch
 from morph_core.data.manifest import DatasetEntry, resolve_path
@@ -45,11 +45,12 @@ class FeatureTable:
     def __init__(self, entry: DatasetEntry, limit: int | None = None):
         self.path = entry.folder()
         self.features_path = self._features_path(entry)
-        if self.path is None or not self.path.is_file():
+        if self.path is None or not self.path.exists():
             raise CatalogError(f"feature table not found: {self.path}")
-        if self.path.suffix not in TABLE_SUFFIXES:
+        if self.path.suffix not in TABLE_SUFFIXES and not self.path.is_dir():
             raise CatalogError(
-                f"feature table {self.path.name}: a .parquet or .csv file, please"
+                f"feature table {self.path.name}: a .parquet or .csv file (or a "
+                "folder of parquet shards), please"
             )
         self.rename = {theirs: ours for ours, theirs in entry.columns.items()}
         self._csv = self._read_csv() if self.path.suffix == ".csv" else None
@@ -104,9 +105,11 @@ class FeatureTable:
         ids = [theirs for theirs, ours in self.rename.items() if ours == "galaxy_id"]
         return ids[0] if ids else "galaxy_id"
 
-    def _parquet(self) -> pq.ParquetFile:
+    def _parquet(self) -> pads.Dataset:
+        """The parquet file, or the folder of parquet shards (``embed-distributed``
+        writes one), read in the order of its files."""
         try:
-            return pq.ParquetFile(self.path)
+            return pads.dataset(self.path, format="parquet")
         except (OSError, pa.ArrowException) as e:
             raise CatalogError(
                 f"feature table {self.path.name} is unreadable: {e}"
@@ -115,13 +118,13 @@ class FeatureTable:
     def _columns(self) -> list[str]:
         if self._csv is not None:
             return [str(c) for c in self._csv.columns]
-        return list(self._parquet().schema_arrow.names)
+        return list(self._parquet().schema.names)
 
     def _n_rows(self) -> int:
         if self._csv is not None:
             n = len(self._csv)
         else:
-            n = self._parquet().metadata.num_rows
+            n = self._parquet().count_rows()
         if self.features_path is not None:
             rows = np.load(self.features_path, mmap_mode="r", allow_pickle=False)
             if rows.ndim != 2 or len(rows) != n:
@@ -146,7 +149,8 @@ class FeatureTable:
         if self._csv is not None:
             table = self._csv[self.catalog_names]
         else:
-            table = self._parquet().read(columns=self.catalog_names).to_pandas()
+            scan = self._parquet().to_table(self.catalog_names, use_threads=False)
+            table = scan.to_pandas()
         return table.head(self.n_rows).rename(columns=self.rename)
 
     def blocks(self) -> Iterator[np.ndarray]:
@@ -162,7 +166,9 @@ class FeatureTable:
             yield _as_rows(values.to_numpy(), self.feature_names)
             return
         done = 0
-        batches = self._parquet().iter_batches(BLOCK_ROWS, columns=self.feature_names)
+        batches = self._parquet().to_batches(
+            columns=self.feature_names, batch_size=BLOCK_ROWS, use_threads=False
+        )
         for batch in batches:
             if done >= self.n_rows:
                 return
@@ -177,7 +183,7 @@ def table_file(entry: DatasetEntry, progress: ProgressFn | None = None) -> Path:
     path = entry.folder()
     if entry.url and path is not None:
         fetch(entry.url, path, entry.sha256, progress)
-    if path is None or not path.is_file():
+    if path is None or not path.exists():
         raise CatalogError(f"feature table not found: {path}")
     return path
 
@@ -203,11 +209,15 @@ def _batch_rows(batch: pa.RecordBatch, names: list[str]) -> np.ndarray:
             column.type
         ):
             raise CatalogError("column 'features' must hold a list of numbers per row")
-        lengths = np.unique(column.value_lengths().to_numpy(zero_copy_only=False))
-        if len(lengths) != 1:
-            raise CatalogError("the rows of 'features' differ in length")
+        if pa.types.is_fixed_size_list(column.type):
+            width = column.type.list_size
+        else:
+            lengths = np.unique(column.value_lengths().to_numpy(zero_copy_only=False))
+            if len(lengths) != 1:
+                raise CatalogError("the rows of 'features' differ in length")
+            width = int(lengths[0])
         flat = column.flatten().to_numpy(zero_copy_only=False)
-        return _as_rows(flat.reshape(len(column), int(lengths[0])), names)
+        return _as_rows(flat.reshape(len(column), width), names)
     columns = [column.to_numpy(zero_copy_only=False) for column in batch.columns]
     return _as_rows(np.column_stack(columns), names)
 
