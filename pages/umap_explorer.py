@@ -6,7 +6,7 @@ import streamlit as st
 
 from morph_core import access
 from morph_core.app import actions, cache, classwork, identity, routing, widgets
-from morph_core.data.export import to_csv
+from morph_core.data.export import rows_to_csv
 from morph_core.dataset import UMAP_DEFAULT
 from morph_core.tools import explorer
 
@@ -60,7 +60,9 @@ colour = st.selectbox("Colour by", columns, key="umap.colour")
 
 def _store_selection() -> None:
     rows = explorer.selected_rows(st.session_state["umap.chart"].selection, embedding)
-    st.session_state["umap.selection"] = catalog["galaxy_id"].iloc[rows].tolist()
+    ids = catalog["galaxy_id"].iloc[rows].tolist()
+    st.session_state["umap.selection"] = ids
+    st.session_state["umap.rows"] = (ids, rows)  # found once, not at every run
     st.session_state["umap.page"] = 1
 
 
@@ -75,7 +77,11 @@ ids = st.session_state.get("umap.selection")
 if ids is None:
     st.info("Select galaxies on the map to see them here.")
     st.stop()
-rows = explorer.rows_of(cache.galaxy_index(dataset), ids)
+known = st.session_state.get("umap.rows")
+if known is not None and known[0] is ids:  # the selection drawn on the map
+    rows = known[1]
+else:  # one given by a link, a lesson or another page
+    rows = explorer.rows_of(cache.galaxy_index(dataset), ids)
 if not rows:
     st.warning("The selection holds no galaxies: draw around some points.")
     st.stop()
@@ -87,21 +93,22 @@ sort_by = cols[0].selectbox("Sort by", columns[1:] or ["galaxy_id"], key="umap.s
 descending = cols[1].toggle("Descending", key="umap.descending")
 pages = explorer.n_pages(len(rows), PER_PAGE)
 page = cols[2].number_input("Page", 1, pages, key="umap.page")
-table = explorer.selection_table(catalog, rows, sort_by, ascending=not descending)
-widgets.gallery(explorer.page_of(table, page, PER_PAGE), dataset, details=[sort_by])
+order = explorer.sorted_rows(catalog, rows, sort_by, ascending=not descending)
+shown = explorer.selection_table(catalog, explorer.page_of(order, page, PER_PAGE))
+widgets.gallery(shown, dataset, details=[sort_by])
 st.caption(f"Page {page} of {pages}")
 
 cols = st.columns(2)
 cols[0].download_button(
     "Download the selection (CSV)",
-    partial(to_csv, table),  # written when clicked: at every run it cost the
-    file_name=f"{dataset}_selection.csv",  # server more than the page itself
+    partial(rows_to_csv, catalog, order),  # written when clicked: at every run
+    file_name=f"{dataset}_selection.csv",  # it cost more than the page itself
     mime="text/csv",
     key="umap.download",
     on_click="ignore",
 )
 chosen = cols[1].selectbox(
-    "Find galaxies similar to", table["galaxy_id"], key="umap.similar"
+    "Find galaxies similar to", shown["galaxy_id"], key="umap.similar"
 )
 if cols[1].button("Open in tag similarity", key="umap.to_similarity"):
     st.session_state["similarity.from_explorer"] = chosen

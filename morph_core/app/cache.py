@@ -34,6 +34,7 @@ from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
 from morph_core.runs import embedder
 from morph_core.store.ratings import Batch, RatingStore
 from morph_core.store.workshops import WorkshopStore
+from morph_core.tools.explorer import NO_COLOUR
 from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
 
@@ -161,7 +162,7 @@ def map_figure(
     if not dataset(name).has_umap(n_neighbors, min_dist):
         return None
     root, version = _root(), dataset(name).version()
-    if {colour, *hover} <= set(_catalog(root, name, version).columns):
+    if {colour, *hover} - {NO_COLOUR} <= set(_catalog(root, name, version).columns):
         return _map_figure(
             root, name, version, n_neighbors, min_dist, colour, tuple(hover)
         )

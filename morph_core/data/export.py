@@ -55,3 +55,8 @@ def _defused(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _defuse(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def rows_to_csv(table: pd.DataFrame, rows) -> bytes:
+    """:func:`to_csv` of the rows ``rows`` of ``table``, in that order."""
+    return to_csv(table.iloc[rows].reset_index(drop=True))

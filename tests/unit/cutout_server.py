@@ -34,8 +34,8 @@ class CutoutServer:
 
 
 @contextmanager
-def serve_cutouts(server: CutoutServer) -> Iterator[CutoutServer]:
-    """Run ``server`` on a free port of 127.0.0.1 until the block ends."""
+def serve_cutouts(server: CutoutServer, port: int = 0) -> Iterator[CutoutServer]:
+    """Run ``server`` on 127.0.0.1 (``port``, or a free one) until the block ends."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
@@ -64,7 +64,7 @@ def serve_cutouts(server: CutoutServer) -> Iterator[CutoutServer]:
         def log_message(self, *args) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -9,6 +9,7 @@ from morph_core.tools.explorer import (
     rows_of,
     selected_rows,
     selection_table,
+    sorted_rows,
 )
 
 
@@ -32,12 +33,15 @@ def test_colour_columns_are_numbers_and_few_categories():
 def test_selection_pagination():
     points = [{"customdata": [3, "G3"]}, {"customdata": [1, "G1"]}, {"x": 0}]
     assert selected_rows({"points": points}) == [1, 3]
-    table = selection_table(
-        _catalog(), [1, 3, 5, 7], "smooth_fraction", ascending=False
-    )
+    catalog = _catalog()
+    order = sorted_rows(catalog, [1, 3, 5, 7], "smooth_fraction", ascending=False)
+    assert sorted(order) == [1, 3, 5, 7]
+    table = selection_table(catalog, order)
     assert table["smooth_fraction"].is_monotonic_decreasing
+    assert table["galaxy_id"].tolist() == catalog["galaxy_id"][order].tolist()
     assert n_pages(50, 24) == 3 and n_pages(0, 24) == 1
-    assert page_of(table, 2, 3)["galaxy_id"].tolist() == table["galaxy_id"][3:].tolist()
+    assert page_of(order, 2, 3).tolist() == order[3:].tolist()
+    assert sorted_rows(catalog, [5, 1], "nowhere").tolist() == [5, 1]
 
 
 def test_a_stored_selection_finds_its_rows_and_ignores_galaxies_gone():
