@@ -233,6 +233,10 @@ def _opening_dataset(names: list[str]) -> str:
     return default
 
 
+def _pick_dataset() -> None:
+    st.session_state["dataset"] = st.session_state["home.dataset"]
+
+
 def main() -> None:
     try:
         names = cache.datasets()
@@ -243,10 +247,15 @@ def main() -> None:
         st.session_state["dataset"] = st.session_state.pop("home.switch_to")
     if st.session_state.get("dataset") not in names:
         st.session_state["dataset"] = _opening_dataset(names)
+    # The picker's id follows the page it is drawn on (and differs on a
+    # session's first run): a widget state alone was dropped by a page switch or
+    # by the first pick. The pick lives in "dataset", the widget shows it.
+    st.session_state["home.dataset"] = st.session_state["dataset"]
     st.sidebar.selectbox(
         "Dataset",
         names,
-        key="dataset",
+        key="home.dataset",
+        on_change=_pick_dataset,
         format_func=lambda n: n if cache.summary(n) else f"{n} (not prepared)",
     )
     identity.start()  # before the name widget: a returning visitor's name

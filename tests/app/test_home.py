@@ -27,7 +27,7 @@ def _sample(at) -> list[str]:
 def test_empty_workspace_offers_prepare_then_shows_the_dataset(env):
     at = _run()
     assert not at.exception
-    assert at.selectbox(key="dataset").value == "synthetic"
+    assert at.selectbox(key="home.dataset").value == "synthetic"
     assert any("not prepared yet" in s.value for s in at.subheader)
     at.button(key="home.prepare").click().run()
     assert not at.exception
@@ -54,7 +54,7 @@ def test_prepared_workspace_shows_summary_and_sample(prepared_env):
 
 def test_dataset_picker_marks_unprepared_and_switches(prepared_env):
     at = _run()
-    picker = at.selectbox(key="dataset")
+    picker = at.selectbox(key="home.dataset")
     manifest = load_manifest()
     assert picker.options == [
         name if name == "synthetic" else f"{name} (not prepared)"
@@ -76,13 +76,13 @@ def test_own_images_bad_folder_is_a_clear_error(prepared_env, tmp_path):
     assert not at.exception
     assert any("folder not found" in e.value for e in at.error)
     assert not open_dataset("mine", prepared_env).workspace.exists("source.json")
-    assert "mine" not in at.selectbox(key="dataset").options
+    assert "mine" not in at.selectbox(key="home.dataset").options
 
 
 def test_own_images_prepare_and_become_the_dataset(prepared_env, image_folder):
     at = _own_images(_run(), "mine", image_folder)
     assert not at.exception
-    assert at.selectbox(key="dataset").value == "mine"
+    assert at.selectbox(key="home.dataset").value == "mine"
     assert _metrics(at)["Skipped"] == "5"
 
 
@@ -137,7 +137,7 @@ def test_the_first_look_opens_while_the_full_sky_is_prepared(prepared_env):
             }
         )
         at = _run()
-        assert at.selectbox(key="dataset").value == "synthetic_first_look"
+        assert at.selectbox(key="home.dataset").value == "synthetic_first_look"
         assert any("first look at the demo sky" in i.value for i in at.info)
         assert "embed: 12 of 48" in at.get("progress")[0].proto.text
         assert at.get("metric")[0].value == "48"  # the tools work on it now
@@ -150,7 +150,7 @@ def test_the_first_look_opens_while_the_full_sky_is_prepared(prepared_env):
     assert any("is ready" in s.value for s in at.success)
     at.button(key="home.open_default").click().run()
     assert not at.exception
-    assert at.selectbox(key="dataset").value == "synthetic"
+    assert at.selectbox(key="home.dataset").value == "synthetic"
 
 
 def test_a_first_start_shows_the_first_look_as_soon_as_it_is_ready(prepared_env):
@@ -174,12 +174,12 @@ def test_a_first_start_shows_the_first_look_as_soon_as_it_is_ready(prepared_env)
             }
         )
         at = _run()
-        assert at.selectbox(key="dataset").value == "synthetic"
+        assert at.selectbox(key="home.dataset").value == "synthetic"
         progress = at.get("progress")[0].proto.text
         assert "waiting for synthetic_first_look to be prepared first" in progress
         (first / "prepare.json").write_text(summary)  # the first look is done
         at.run()
-        assert at.selectbox(key="dataset").value == "synthetic_first_look"
+        assert at.selectbox(key="home.dataset").value == "synthetic_first_look"
         assert any("first look at the demo sky" in i.value for i in at.info)
     finally:
         stand_in.kill()

@@ -86,7 +86,7 @@ def test_monitor_trains_a_head_on_the_tables_features_and_applies_it(published_e
 def test_home_shows_the_table_and_a_sample_of_its_cutouts(published_env):
     at = AppTest.from_file(str(PROJECT_ROOT / "Home.py"), default_timeout=120)
     at.run()
-    at.selectbox(key="dataset").select("published").run()
+    at.selectbox(key="home.dataset").select("published").run()
     assert not at.exception
     assert any("published table" in c.value for c in at.caption)
     shown = len(at.get("image")) + sum(
