@@ -28,6 +28,11 @@ from morph_core.progress import ProgressFn
 logger = logging.getLogger(__name__)
 
 
+def use_threads(n: int) -> None:
+    """The CPU threads torch uses in this process (a cluster worker's share)."""
+    torch.set_num_threads(n)
+
+
 def build_encoder(spec: EncoderSpec) -> torch.nn.Module:
     """A timm model returning pooled features, in eval mode, weights loaded.
 

@@ -60,11 +60,9 @@ class _Embedder:
     """One Ray worker: the encoder loaded once, then batch after batch."""
 
     def __init__(self, spec: dict, threads: int):
-        import torch
+        from morph_core.model.encoder import build_encoder, use_threads
 
-        from morph_core.model.encoder import build_encoder
-
-        torch.set_num_threads(threads)
+        use_threads(threads)
         self.spec = EncoderSpec.from_record(spec)
         self.model = build_encoder(self.spec)
 
