@@ -23,15 +23,14 @@ class Served:
 
 
 @contextmanager
-def _serve(prepared_root: Path, folder: Path, **env: str) -> Iterator[Served]:
+def serve_copy(
+    workspace: Path, manifest: Path, folder: Path, **env: str
+) -> Iterator[Served]:
+    """The dashboard on a copy of ``workspace`` (in ``folder``) with ``manifest``."""
     root = folder / "workspace"
-    shutil.copytree(prepared_root, root)
+    shutil.copytree(workspace, root)
     process, url = start_streamlit(
-        {
-            "MORPH_WORKSPACE": str(root),
-            "MORPH_MANIFEST": str(prepared_root.parent / "manifest.yaml"),
-            **env,
-        }
+        {"MORPH_WORKSPACE": str(root), "MORPH_MANIFEST": str(manifest), **env}
     )
     try:
         yield Served(url, root)
@@ -44,10 +43,16 @@ def _serve(prepared_root: Path, folder: Path, **env: str) -> Iterator[Served]:
             process.wait()
 
 
+def _manifest(prepared_root: Path) -> Path:
+    return prepared_root.parent / "manifest.yaml"
+
+
 @pytest.fixture(scope="module")
 def served(prepared_root: Path, tmp_path_factory) -> Iterator[Served]:
     """The dashboard (local mode) on 127.0.0.1 with a private copy of the tiny sky."""
-    with _serve(prepared_root, tmp_path_factory.mktemp("browser")) as server:
+    with serve_copy(
+        prepared_root, _manifest(prepared_root), tmp_path_factory.mktemp("browser")
+    ) as server:
         yield server
 
 
@@ -61,8 +66,12 @@ def public_served(prepared_root: Path, tmp_path_factory) -> Iterator[Served]:
     """The dashboard as a public demo (MORPH_MODE=public), its own tiny sky;
     runs are queued, not trained (what the tests check is who sees them)."""
     folder = tmp_path_factory.mktemp("public")
-    with _serve(
-        prepared_root, folder, MORPH_MODE="public", MORPH_RUN_WORKERS="0"
+    with serve_copy(
+        prepared_root,
+        _manifest(prepared_root),
+        folder,
+        MORPH_MODE="public",
+        MORPH_RUN_WORKERS="0",
     ) as server:
         yield server
 

@@ -84,3 +84,18 @@ def lasso(page, left: float = 0.0, right: float = 1.0) -> None:
     for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)]:
         page.mouse.move(x, y, steps=12)
     page.mouse.up()
+
+
+def start_head_run(page, column: str = "smooth-or-featured_smooth_fraction") -> None:
+    """On the fine-tune monitor: a run learning ``column`` from 4 labels per
+    class, started and queued."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Column", exact=True).click()
+    page.keyboard.type(column)
+    page.get_by_role("option", name=column).click()
+    labels = page.get_by_role("spinbutton", name="Labels per class")
+    labels.fill("4")
+    labels.press("Enter")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("queued.")).to_be_visible()

@@ -3,6 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.harness import start_head_run
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect.set_options(timeout=60_000)
 RUN_TIMEOUT = 300_000  # a staged run on two busy cores; set per call (the
@@ -13,14 +15,7 @@ def test_start_a_run_and_watch_it_live(server, page):
     page.goto(f"{server}/finetune_monitor")
     expect(page.get_by_role("heading", name="Fine-tune monitor")).to_be_visible()
     expect(page.get_by_text("No runs yet")).to_be_visible()
-    page.get_by_label("Column", exact=True).click()
-    page.keyboard.type("smooth-or-featured_smooth_fraction")
-    page.get_by_role("option", name="smooth-or-featured_smooth_fraction").click()
-    labels = page.get_by_role("spinbutton", name="Labels per class")
-    labels.fill("4")
-    labels.press("Enter")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.get_by_text("queued.")).to_be_visible()
+    start_head_run(page)
     # the page polls: the run appears, trains, and its curves are drawn live
     expect(page.get_by_text("1 finished", exact=False)).to_be_visible(
         timeout=RUN_TIMEOUT

@@ -4,15 +4,14 @@ failing."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from morph_core.dataset import open_dataset
-from tests.browser.harness import lasso, start_streamlit
+from tests.browser.conftest import serve_copy
+from tests.browser.harness import lasso, start_head_run
 from tests.conftest import FAILING_CUTOUTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -23,23 +22,13 @@ RUN_TIMEOUT = 180_000
 @pytest.fixture(scope="module")
 def published_server(published_root: Path, prepared_root: Path, tmp_path_factory):
     folder = tmp_path_factory.mktemp("published-browser")
-    root = folder / "workspace"
-    shutil.copytree(published_root, root)
-    process, url = start_streamlit(
-        {
-            "MORPH_WORKSPACE": str(root),
-            "MORPH_MANIFEST": str(prepared_root.parent / "manifest.yaml"),
-            "MORPH_CUTOUT_CACHE": str(folder / "cutouts"),
-        }
-    )
-    try:
-        yield url, root
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serve_copy(
+        published_root,
+        prepared_root.parent / "manifest.yaml",
+        folder,
+        MORPH_CUTOUT_CACHE=str(folder / "cutouts"),
+    ) as served:
+        yield served.url, served.root
 
 
 def _tool(page, title: str) -> None:
@@ -81,14 +70,7 @@ def test_the_four_tools_on_a_table_of_features(published_server, page):
 
     _tool(page, "Fine-tune monitor")
     expect(page.get_by_text("table of features without images")).to_be_visible()
-    page.get_by_label("Column", exact=True).click()
-    page.keyboard.type("smooth-or-featured_smooth_fraction")
-    page.get_by_role("option", name="smooth-or-featured_smooth_fraction").click()
-    labels = page.get_by_role("spinbutton", name="Labels per class")
-    labels.fill("4")
-    labels.press("Enter")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.get_by_text("queued.")).to_be_visible()
+    start_head_run(page)
     expect(page.get_by_text("1 finished", exact=False)).to_be_visible(
         timeout=RUN_TIMEOUT
     )
