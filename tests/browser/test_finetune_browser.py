@@ -16,6 +16,7 @@ def test_start_a_run_and_watch_it_live(server, page):
     expect(page.get_by_role("heading", name="Fine-tune monitor")).to_be_visible()
     expect(page.get_by_text("No runs yet")).to_be_visible()
     start_head_run(page)
+    expect(page.get_by_text("queued.")).to_be_visible()
     # the page polls: the run appears, trains, and its curves are drawn live
     expect(page.get_by_text("1 finished", exact=False)).to_be_visible(
         timeout=RUN_TIMEOUT

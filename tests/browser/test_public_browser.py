@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from morph_core import access
 from morph_core.dataset import open_dataset
 from morph_core.runs import queue
+from tests.browser.harness import start_head_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 expect.set_options(timeout=60_000)
@@ -36,13 +37,7 @@ def _rate_two(page, url):
 
 def _start_run(page, url):
     page.goto(f"{url}/finetune_monitor?visitor={_key(page)}")
-    page.get_by_label("Column", exact=True).click()
-    page.keyboard.type(COLUMN)
-    page.get_by_role("option", name=COLUMN).click()
-    labels = page.get_by_role("spinbutton", name="Labels per class")
-    labels.fill("4")
-    labels.press("Enter")
-    page.get_by_role("button", name="Start run").click()
+    start_head_run(page, COLUMN)
 
 
 def test_strangers_neither_see_nor_act_on_each_other(public_served, browser):

@@ -71,6 +71,7 @@ def test_the_four_tools_on_a_table_of_features(published_server, page):
     _tool(page, "Fine-tune monitor")
     expect(page.get_by_text("table of features without images")).to_be_visible()
     start_head_run(page)
+    expect(page.get_by_text("queued.")).to_be_visible()
     expect(page.get_by_text("1 finished", exact=False)).to_be_visible(
         timeout=RUN_TIMEOUT
     )
