@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 from morph_core.store.ratings import RatingStore
 from morph_core.store.workspace import Workspace
+from morph_core.tools.anomaly.features import FEATURE_SETS
 
 SOURCE = "source.json"
 GENERATED = "generated.parquet"
@@ -121,6 +122,14 @@ class PreparedDataset:
     def projection_file(self, encoder: str | None = None) -> str:
         """The PCA projection of every galaxy (its first 40 components)."""
         return f"{self.encoder_folder(encoder)}/pca_40.npy"
+
+    def oddness_file(self, encoder: str | None = None) -> str:
+        """Isolation-forest scores of every galaxy, one column per feature set."""
+        return f"{self.encoder_folder(encoder)}/oddness.npy"
+
+    def anomaly_file(self, part: str, encoder: str | None = None) -> str:
+        """The standardised ``part`` ("cnn" or "ellipse") of the finder's features."""
+        return f"{self.encoder_folder(encoder)}/anomaly_{part}.npy"
 
     def umap_file(
         self, n_neighbors: int, min_dist: float, encoder: str | None = None
@@ -285,6 +294,36 @@ class PreparedDataset:
         """Ellipse-fit features of every galaxy, catalogue order."""
         return self.workspace.read_array(ELLIPSE, mmap=False)
 
+    def anomaly_features(self, feature_set: str) -> np.ndarray:
+        """Standardised features the rater's finder learns on (float32, catalogue
+        order; memory-mapped but for "both"), made by prepare."""
+        parts = ("cnn", "ellipse") if feature_set == "both" else (feature_set,)
+        self._check_feature_set(feature_set)
+        arrays = [self.workspace.read_array(self.anomaly_file(p)) for p in parts]
+        return arrays[0] if len(arrays) == 1 else np.hstack(arrays)
+
+    def oddness(self, feature_set: str) -> np.ndarray:
+        """Isolation-forest score in [0, 1] of every galaxy on ``feature_set``."""
+        column = list(FEATURE_SETS).index(self._check_feature_set(feature_set))
+        return np.array(self.workspace.read_array(self.oddness_file())[:, column])
+
+    def _check_feature_set(self, feature_set: str) -> str:
+        if feature_set not in FEATURE_SETS:
+            raise MorphCoreError(
+                f"unknown feature set {feature_set!r}; "
+                f"choose from {', '.join(FEATURE_SETS)}"
+            )
+        if feature_set != "cnn" and not self.workspace.exists(ELLIPSE):
+            raise MorphCoreError(
+                f"{self.name!r} has no ellipse fits"
+                + (
+                    " (it has no images): use its CNN features"
+                    if self.representation_only
+                    else " yet: prepare it again on the Home page"
+                )
+            )
+        return feature_set
+
     def image_hashes(self, encoder: str | None = None) -> list[str]:
         """Content hash of each galaxy's image, catalogue order."""
         embedded = self.workspace.read_table(self.embedded_file(encoder))
@@ -292,7 +331,7 @@ class PreparedDataset:
 
     # -- ratings and runs -------------------------------------------------------------
 
-    def rating_store(self, known_ids: Iterable[str] | None = None) -> RatingStore:
+    def rating_store(self, known_ids: Container[str] | None = None) -> RatingStore:
         """The dataset's rating log; ``known_ids`` limits what may be rated."""
         return RatingStore(self.workspace.file(RATINGS), known_ids=known_ids)
 

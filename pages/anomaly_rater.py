@@ -1,8 +1,6 @@
 """Anomaly rater: rate galaxies 0-5 for how interesting you find them; the next
 batch is chosen to find more of what you like."""
 
-from functools import partial
-
 import streamlit as st
 
 from morph_core.app import cache, classwork, identity, routing, widgets
@@ -97,10 +95,10 @@ def _desk() -> None:
     cols[0].subheader(f"Rate these {len(batch.remaining)} galaxies")
     cols[1].metric("Your ratings", store.count(visitor.key))
     st.caption(f"Why these: {state.model.proposal.reason}.")
-    rating_desk(batch.batch_id, batch.remaining, catalog["file"], _save)
+    files = cache.files(dataset, batch.remaining)
+    rating_desk(batch.batch_id, batch.remaining, files, _save)
 
 
-catalog = cache.catalog(dataset).set_index("galaxy_id", drop=False)
 st.session_state["rater.page_batch"] = None  # a full run draws the sidebar anyway
 _desk()
 state = _state()
@@ -131,7 +129,7 @@ with st.sidebar:
     )
     downloads = {  # written when clicked, not on every run (12k rows: 0.1 s)
         "ratings": ("Your ratings", lambda key=visitor.key: to_csv(store.ratings(key))),
-        "ranking": ("Full ranking", partial(to_csv, state.model.ranking)),
+        "ranking": ("Full ranking", lambda model=state.model: to_csv(model.ranking())),
     }
     for what, (label, write) in downloads.items():
         st.download_button(
@@ -145,10 +143,11 @@ with st.sidebar:
     # drawn on request: 50 thumbnails and a map of every galaxy, redrawn with
     # each new batch, cost more than the batch itself
     if st.toggle("Top 50 and the map of predicted interest", key="rater.extras"):
-        top = catalog.loc[state.model.ranking["galaxy_id"].head(50)]
-        widgets.gallery(top.reset_index(drop=True), dataset, columns=3)
+        catalog = cache.catalog(dataset)
+        top = catalog.iloc[state.model.top_rows(50)].reset_index(drop=True)
+        widgets.gallery(top, dataset, columns=3)
         embedding = cache.umap(dataset, *UMAP_DEFAULT)
         if embedding is not None:
-            plain_catalog = catalog.reset_index(drop=True)
-            figure = interest_map(plain_catalog, state.model.ranking, embedding)
+            density = cache.map_density(dataset, *UMAP_DEFAULT)
+            figure = interest_map(catalog, state.model.interest, embedding, density)
             st.plotly_chart(figure, key="rater.map")

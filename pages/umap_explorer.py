@@ -60,7 +60,7 @@ colour = st.selectbox("Colour by", columns, key="umap.colour")
 
 def _store_selection() -> None:
     rows = explorer.selected_rows(st.session_state["umap.chart"].selection, embedding)
-    ids = catalog["galaxy_id"].iloc[rows].tolist()
+    ids = catalog["galaxy_id"].iloc[rows]  # Arrow strings: 6 MB for 1M, not 60
     st.session_state["umap.selection"] = ids
     st.session_state["umap.rows"] = (ids, rows)  # found once, not at every run
     st.session_state["umap.page"] = 1
@@ -78,11 +78,12 @@ if ids is None:
     st.info("Select galaxies on the map to see them here.")
     st.stop()
 known = st.session_state.get("umap.rows")
-if known is not None and known[0] is ids:  # the selection drawn on the map
+if known is not None and known[0] is ids:  # found before (drawn, or at a last run)
     rows = known[1]
-else:  # one given by a link, a lesson or another page
+else:  # a selection given by a link, a lesson or another page
     rows = explorer.rows_of(cache.galaxy_index(dataset), ids)
-if not rows:
+    st.session_state["umap.rows"] = (ids, rows)
+if not len(rows):
     st.warning("The selection holds no galaxies: draw around some points.")
     st.stop()
 
@@ -93,7 +94,16 @@ sort_by = cols[0].selectbox("Sort by", columns[1:] or ["galaxy_id"], key="umap.s
 descending = cols[1].toggle("Descending", key="umap.descending")
 pages = explorer.n_pages(len(rows), PER_PAGE)
 page = cols[2].number_input("Page", 1, pages, key="umap.page")
-order = explorer.sorted_rows(catalog, rows, sort_by, ascending=not descending)
+sorted_before = st.session_state.get("umap.order")  # sorted once, not at every page
+if (
+    sorted_before
+    and sorted_before[0] is rows
+    and sorted_before[1] == (sort_by, descending)
+):
+    order = sorted_before[2]
+else:
+    order = explorer.sorted_rows(catalog, rows, sort_by, ascending=not descending)
+    st.session_state["umap.order"] = (rows, (sort_by, descending), order)
 shown = explorer.selection_table(catalog, explorer.page_of(order, page, PER_PAGE))
 widgets.gallery(shown, dataset, details=[sort_by])
 st.caption(f"Page {page} of {pages}")

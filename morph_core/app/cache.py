@@ -30,7 +30,7 @@ from morph_core.dataset import (
     resolve_dataset,
 )
 from morph_core.errors import MorphCoreError
-from morph_core.pipeline.reduce import PCA_ANOMALY, PCA_SIMILARITY, PCAModel
+from morph_core.pipeline.reduce import PCA_SIMILARITY, PCAModel
 from morph_core.runs import embedder
 from morph_core.store.ratings import Batch, RatingStore
 from morph_core.store.workshops import WorkshopStore
@@ -110,6 +110,17 @@ def _catalog(root: str, name: str, version: str) -> pd.DataFrame:
     return open_dataset(name, Path(root)).catalog()
 
 
+def files(name: str, galaxy_ids: list[str]) -> pd.Series:
+    """The image file (or cutout URL) of each of these galaxies, by ``galaxy_id``
+    (unknown ids are left out)."""
+    rows = galaxy_index(name).get_indexer(galaxy_ids)
+    rows = rows[rows >= 0]
+    table = _catalog(_root(), name, dataset(name).version())
+    return pd.Series(
+        table["file"].to_numpy()[rows], index=table["galaxy_id"].iloc[rows]
+    )
+
+
 def galaxy_index(name: str) -> pd.Index:
     """The catalogue's ``galaxy_id`` as an index, its hash table built once per
     dataset version (0.2 s at a million galaxies, at every explorer run before)."""
@@ -147,9 +158,13 @@ def umap(name: str, n_neighbors: int, min_dist: float) -> np.ndarray | None:
     return _umap(_root(), name, ds.version(), n_neighbors, min_dist)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _umap(root, name, version, n_neighbors, min_dist) -> np.ndarray:
-    return np.array(open_dataset(name, Path(root)).umap(n_neighbors, min_dist))
+    """One read-only array shared by every run (``cache_data`` copied it at each
+    run: 8 MB at a million galaxies)."""
+    embedding = np.array(open_dataset(name, Path(root)).umap(n_neighbors, min_dist))
+    embedding.flags.writeable = False
+    return embedding
 
 
 def map_figure(
@@ -167,7 +182,8 @@ def map_figure(
             root, name, version, n_neighbors, min_dist, colour, tuple(hover)
         )
     embedding = umap(name, n_neighbors, min_dist)
-    return figures.map_figure(catalog(name), embedding, colour, hover)
+    density = map_density(name, n_neighbors, min_dist)
+    return figures.map_figure(catalog(name), embedding, colour, hover, density=density)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -177,7 +193,21 @@ def _map_figure(root, name, version, n_neighbors, min_dist, colour, hover):
         _umap(root, name, version, n_neighbors, min_dist),
         colour,
         list(hover),
+        density=_density(root, name, version, n_neighbors, min_dist),
     )
+
+
+def map_density(name: str, n_neighbors: int, min_dist: float) -> dict:
+    """The density image under every map of these settings
+    (:func:`~morph_core.app.figures.density_image`), made once: 0.13 s of each
+    new colouring at a million galaxies before."""
+    version = dataset(name).version()
+    return _density(_root(), name, version, n_neighbors, min_dist)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _density(root, name, version, n_neighbors, min_dist) -> dict:
+    return figures.density_image(_umap(root, name, version, n_neighbors, min_dist))
 
 
 def pca_features(name: str, n_components: int = PCA_SIMILARITY) -> np.ndarray:
@@ -249,25 +279,16 @@ def rating_store(name: str) -> RatingStore:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _rating_store(root: str, name: str, version: str) -> RatingStore:
-    ids = _catalog(root, name, version)["galaxy_id"].astype(str)
+    ids = _galaxy_index(root, name, version)
     return open_dataset(name, Path(root)).rating_store(known_ids=ids)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Scoring how unusual each galaxy is…")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _anomaly_features(root: str, name: str, version: str, feature_set: str):
-    from morph_core.tools.anomaly.baseline import isolation_scores
-    from morph_core.tools.anomaly.features import anomaly_features
-
+    """The finder's standardised features and their isolation-forest scores
+    (made by prepare: memory-mapped, shared by every rater)."""
     ds = open_dataset(name, Path(root))
-    try:
-        ellipse = ds.ellipse() if feature_set != "cnn" else None
-    except MorphCoreError as e:
-        raise MorphCoreError(
-            f"{name!r} has no ellipse fits yet: prepare it again on the Home page"
-        ) from e
-    pca = np.asarray(ds.pca_features(PCA_ANOMALY)) if feature_set != "ellipse" else None
-    features = anomaly_features(feature_set, pca, ellipse)
-    return features, isolation_scores(features)
+    return ds.anomaly_features(feature_set), ds.oddness(feature_set)
 
 
 @dataclass
@@ -301,7 +322,7 @@ def rater(
     return RaterState(batch, model)
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=32, ttl="1h", show_spinner=False)  # 24 MB each at 1M
 def _rater_model(
     root: str,
     name: str,
@@ -317,7 +338,7 @@ def _rater_model(
     store = _rating_store(root, name, version)
     return fit_rater(
         store.ratings(rater_key, until=ratings_version),
-        _catalog(root, name, version)["galaxy_id"],
+        _galaxy_index(root, name, version),
         features,
         oddness,
         start,

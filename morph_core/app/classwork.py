@@ -3,6 +3,7 @@ button that sends the answer (a lasso, the picked rings) to the workshop."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -78,7 +79,7 @@ def feedback(lesson_id: str, score: dict) -> str:
 
 
 def send_selection(
-    workshop: Workshop | None, catalog: pd.DataFrame, rows: list[int]
+    workshop: Workshop | None, catalog: pd.DataFrame, rows: np.ndarray
 ) -> None:
     """Lesson 1's button under the explorer's selection, the catalogue
     ``rows`` (``workshop``: what :func:`lesson_task` returned)."""

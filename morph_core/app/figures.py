@@ -27,6 +27,7 @@ def map_figure(
     hover: list[str] | None = None,
     max_points: int = MAX_POINTS,
     random_state: int = 0,
+    density: dict | None = None,
 ) -> go.Figure:
     """A WebGL scatter of the UMAP embedding; each point's ``customdata`` is its row.
 
@@ -42,6 +43,8 @@ def map_figure(
         Above this many galaxies a random sample is drawn as points, over a
         density image of them all (a box or lasso still selects every galaxy
         inside: :func:`morph_core.tools.explorer.selected_rows`).
+    density : dict, optional
+        That image, made before by :func:`density_image` (made here if needed).
     """
     rows = np.arange(len(catalog))
     if len(rows) > max_points:
@@ -73,7 +76,10 @@ def map_figure(
             }
         fig.add_trace(_trace(embedding[rows], custom, template, "galaxies", marker))
     if len(rows) < len(catalog):
-        _add_density(fig, embedding)
+        image = density or density_image(embedding)
+        fig.add_layout_image(image, xref="x", yref="y", sizing="stretch", layer="below")
+        fig.update_xaxes(range=[image["x"], image["x"] + image["sizex"]])
+        fig.update_yaxes(range=[image["y"] - image["sizey"], image["y"]])
     fig.update_layout(
         dragmode="lasso",
         height=620,
@@ -85,9 +91,10 @@ def map_figure(
     return fig
 
 
-def _add_density(fig: go.Figure, embedding: np.ndarray, bins: int = 400) -> None:
-    """Every galaxy as a grey density image below the sampled points (log
-    counts, a PNG of a few tens of kB whatever the number of galaxies)."""
+def density_image(embedding: np.ndarray, bins: int = 400) -> dict:
+    """Every galaxy of a map as a grey density image (log counts, a PNG of a
+    few tens of kB whatever the number of galaxies): a Plotly layout image's
+    ``source``, ``x``, ``y`` (its top left corner), ``sizex`` and ``sizey``."""
     x, y = embedding[:, 0], embedding[:, 1]
     (x0, x1), (y0, y1) = (x.min(), x.max()), (y.min(), y.max())
     counts, _, _ = np.histogram2d(y, x, bins=bins, range=[[y0, y1], [x0, x1]])
@@ -95,19 +102,14 @@ def _add_density(fig: go.Figure, embedding: np.ndarray, bins: int = 400) -> None
     grey = 255 - (200 * shade / max(shade.max(), 1e-9)).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(grey).save(buffer, format="PNG", optimize=True)
-    fig.add_layout_image(
-        source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
-        xref="x",
-        yref="y",
-        x=float(x0),
-        y=float(y1),
-        sizex=float(x1 - x0),
-        sizey=float(y1 - y0),
-        sizing="stretch",
-        layer="below",
-    )
-    fig.update_xaxes(range=[float(x0), float(x1)])
-    fig.update_yaxes(range=[float(y0), float(y1)])
+    return {
+        "source": "data:image/png;base64,"
+        + base64.b64encode(buffer.getvalue()).decode(),
+        "x": float(x0),
+        "y": float(y1),
+        "sizex": float(x1 - x0),
+        "sizey": float(y1 - y0),
+    }
 
 
 def _trace(xy, custom, template, name, marker=None) -> go.Scattergl:
@@ -208,12 +210,15 @@ _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#
 
 
 def interest_map(
-    catalog: pd.DataFrame, ranking: pd.DataFrame, embedding: np.ndarray
+    catalog: pd.DataFrame,
+    interest: np.ndarray,
+    embedding: np.ndarray,
+    density: dict | None = None,
 ) -> go.Figure:
-    """A small UMAP coloured by a rater's predicted interest."""
-    interest = ranking.set_index("galaxy_id")["interest"]
-    ranked = catalog.assign(interest=catalog["galaxy_id"].map(interest))
-    figure = map_figure(ranked, embedding, "interest", ["interest"])
+    """A small UMAP coloured by a rater's predicted interest (one per
+    catalogue row); ``density`` as for :func:`map_figure`."""
+    ranked = catalog.assign(interest=interest)
+    figure = map_figure(ranked, embedding, "interest", ["interest"], density=density)
     return figure.update_layout(height=300, showlegend=False)
 
 

@@ -136,7 +136,8 @@ def label_source(dataset: str, visitor: Visitor) -> LabelSource:
             "Yes from rating", 1, 5, 3, key="finetune.positive_from"
         )
         return LabelSource("ratings", rater=rater, positive_from=int(positive_from))
-    selection = st.session_state.get("umap.selection") or []
+    selection = st.session_state.get("umap.selection")
+    selection = [] if selection is None else selection  # ids: a list or a Series
     marked = st.session_state.setdefault("finetune.marked", {"yes": [], "no": []})
     cols = st.columns(3)
     cols[0].write(f"Explorer selection: {len(selection)} galaxies")

@@ -1,8 +1,8 @@
 """Prepare a dataset: every stage that is out of date, in order.
 
-source -> check -> hash -> embed -> catalog -> reduce (PCA) -> umap -> ellipse;
-a published representation (``source: features``): table -> catalog -> reduce
--> umap (no image is read, so no ellipse fits).
+source -> check -> hash -> embed -> catalog -> reduce (PCA) -> umap -> ellipse
+-> anomaly; a published representation (``source: features``): table -> catalog
+-> reduce -> umap -> anomaly (no image is read, so no ellipse fits).
 A second prepare with nothing changed computes and rewrites nothing but its
 own record, and keeps the dataset's version (the app's cache key).
 """
@@ -29,6 +29,7 @@ from morph_core.model.spec import EncoderSpec
 from morph_core.pipeline.catalog import CatalogStage, CheckStage
 from morph_core.pipeline.ellipse import EllipseStage
 from morph_core.pipeline.embed import EmbedStage, hash_images, resumable
+from morph_core.pipeline.anomaly import AnomalyStage
 from morph_core.pipeline.reduce import (
     PCA_ANOMALY,
     PCA_SIMILARITY,
@@ -40,7 +41,7 @@ from morph_core.pipeline.table import TableStage, table_encoder
 from morph_core.pipeline.umap import UmapStage
 from morph_core.progress import ProgressFn, StageProgressFn
 
-STAGES = ("catalog", "hash", "embed", "pca", "umap", "ellipse")
+STAGES = ("catalog", "hash", "embed", "pca", "umap", "ellipse", "anomaly")
 T = TypeVar("T")
 
 
@@ -200,7 +201,9 @@ class _Prepare:
         self.timed("umap", stages[2].run)
         if entry.source != "features":
             stages.append(EllipseStage(ds, embed.encoder))
-            self.timed("ellipse", stages[3].run)
+            self.timed("ellipse", stages[-1].run)
+        stages.append(AnomalyStage(ds, embed.encoder))
+        self.timed("anomaly", stages[-1].run)
         skipped = ds.skipped(embed.encoder)
         variance = {
             str(k): round(model.variance_explained(k), 4)

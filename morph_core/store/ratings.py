@@ -107,8 +107,10 @@ class RatingStore(SqliteFile):
     ----------
     path : Path
         The SQLite file; created on first use.
-    known_ids : collection of str, optional
-        Galaxy ids that may be rated (the dataset's); others are refused.
+    known_ids : set or pandas Index of str, optional
+        Galaxy ids that may be rated (the dataset's); others are refused. Kept as
+        given, not copied: a server passes the index of the catalogue it shares
+        (a frozenset of a million ids took 100 MB more).
     """
 
     SCHEMA = _SCHEMA
@@ -116,7 +118,7 @@ class RatingStore(SqliteFile):
 
     def __init__(self, path: Path, known_ids=None):
         super().__init__(path)
-        self.known_ids = frozenset(known_ids) if known_ids is not None else None
+        self.known_ids = known_ids
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         have = {row[1] for row in connection.execute("PRAGMA table_info(events)")}

@@ -4,13 +4,15 @@ map holds, sorted and paged (§2.3). The map itself is drawn by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from morph_core.data.catalog import descriptive_columns
 
 NO_COLOUR = "(none)"
-MAX_POINTS = 50_000  # drawn as points; beyond, a sample over a density image
+MAX_POINTS = 20_000  # drawn as points; beyond, a sample over a density image
 
 
 def colour_columns(catalog: pd.DataFrame) -> list[str]:
@@ -18,32 +20,48 @@ def colour_columns(catalog: pd.DataFrame) -> list[str]:
     return [NO_COLOUR, *descriptive_columns(catalog)]
 
 
-def selected_rows(selection: dict, embedding: np.ndarray | None = None) -> list[int]:
-    """Catalogue rows of a Plotly selection event.
+def selected_rows(selection: dict, embedding: np.ndarray | None = None) -> np.ndarray:
+    """Catalogue rows of a Plotly selection event, sorted.
 
     Clicked and drawn points come through their ``customdata``. With
     ``embedding``, every galaxy inside a drawn box or lasso is selected too, so a
-    map drawn from a sample still selects all the galaxies of a region.
+    map drawn from a sample still selects all the galaxies of a region (a third
+    of a million rows as one array, not a set of Python numbers).
     """
-    rows = {
-        int(p["customdata"][0])
-        for p in selection.get("points", [])
-        if p.get("customdata") is not None
-    }
-    if embedding is not None:
-        x, y = embedding[:, 0], embedding[:, 1]
-        for box in selection.get("box", []):
-            (x0, x1), (y0, y1) = sorted(box["x"][:2]), sorted(box["y"][:2])
-            rows |= set(np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)))
-        for lasso in selection.get("lasso", []):
-            rows |= set(np.flatnonzero(_inside(x, y, lasso["x"], lasso["y"])))
-    return sorted(int(r) for r in rows)
+    clicked = np.array(
+        [r for p in selection.get("points", []) if (r := _row(p)) is not None],
+        dtype=np.int64,
+    )
+    if embedding is None:
+        return np.unique(clicked)
+    x, y = embedding[:, 0], embedding[:, 1]
+    chosen = np.zeros(len(embedding), dtype=bool)  # (np.unique of 400,000: 0.17 s)
+    chosen[clicked[(clicked >= 0) & (clicked < len(chosen))]] = True
+    for box in selection.get("box", []):
+        (x0, x1), (y0, y1) = sorted(box["x"][:2]), sorted(box["y"][:2])
+        chosen |= (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    for lasso in selection.get("lasso", []):
+        chosen |= _inside(x, y, lasso["x"], lasso["y"])
+    return np.flatnonzero(chosen)
+
+
+def _row(point: dict) -> int | None:
+    """The catalogue row a clicked point carries, written as text in the
+    figure (the browser sends it back: anything but a whole number is ignored)."""
+    custom = point.get("customdata") if isinstance(point, dict) else None
+    value = custom[0] if isinstance(custom, list) and custom else custom
+    if isinstance(value, str) and value.isdecimal():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _inside(x: np.ndarray, y: np.ndarray, px: list, py: list) -> np.ndarray:
-    """Even-odd rule: which points lie inside the polygon (px, py); only the
-    points inside its bounding box are tested against each edge (a hand-drawn
-    lasso has a hundred edges; a survey a million points)."""
+    """Even-odd rule: which points lie inside the polygon (px, py).
+
+    Only the points inside its bounding box are tested, sorted by ``y``, so each
+    edge toggles just the run of points level with it: about two edges' work
+    per point rather than one per edge (a hand-drawn lasso of 120 edges around
+    400,000 of a million points: 0.46 s tested edge by edge)."""
     px, py = np.asarray(px, float), np.asarray(py, float)
     inside = np.zeros(len(x), dtype=bool)
     if len(px) < 3:
@@ -51,36 +69,35 @@ def _inside(x: np.ndarray, y: np.ndarray, px: list, py: list) -> np.ndarray:
     box = np.flatnonzero(
         (x >= px.min()) & (x <= px.max()) & (y >= py.min()) & (y <= py.max())
     )
-    inside[box] = _inside_polygon(x[box], y[box], px, py)
-    return inside
-
-
-def _inside_polygon(
-    x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray
-) -> np.ndarray:
-    inside = np.zeros(len(x), dtype=bool)
+    order = box[np.argsort(y[box])]
+    xs, ys = x[order].astype(float), y[order].astype(float)
+    hit = np.zeros(len(order), dtype=bool)
     for (xa, ya), (xb, yb) in zip(
         zip(px, py, strict=True),
         zip(np.roll(px, 1), np.roll(py, 1), strict=True),
         strict=True,
     ):
-        crosses = (ya > y) != (yb > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_cross = xa + (y - ya) * (xb - xa) / (yb - ya)
-        inside ^= crosses & (x < x_cross)
+        if ya == yb:
+            continue  # a level edge is crossed by no point's ray
+        # the points with min(ya, yb) <= y < max(ya, yb): one run of the sorted y
+        start, stop = np.searchsorted(ys, sorted((ya, yb)), side="left")
+        level = slice(start, stop)
+        x_cross = xa + (ys[level] - ya) * (xb - xa) / (yb - ya)
+        hit[level] ^= xs[level] < x_cross
+    inside[order] = hit
     return inside
 
 
-def rows_of(index: pd.Index, galaxy_ids: list[str]) -> list[int]:
+def rows_of(index: pd.Index, galaxy_ids: Sequence[str]) -> np.ndarray:
     """Catalogue rows (in catalogue order) of the galaxies of ``galaxy_ids`` that
     it holds; ``index`` is the catalogue's ``galaxy_id`` as an index, kept
     between calls (3 ms for 6,000 of 12,000; ``isin`` on Arrow strings took 25)."""
     rows = index.get_indexer(galaxy_ids)
-    return np.unique(rows[rows >= 0]).tolist()
+    return np.unique(rows[rows >= 0])
 
 
 def sorted_rows(
-    catalog: pd.DataFrame, rows: list[int], sort_by: str = "galaxy_id", ascending=True
+    catalog: pd.DataFrame, rows: np.ndarray, sort_by: str = "galaxy_id", ascending=True
 ) -> np.ndarray:
     """The selected catalogue rows, ordered by a column (stable; missing values
     last): only the page shown is then taken from the catalogue, not the

@@ -38,15 +38,15 @@ def test_large_maps_are_sampled_over_a_density_image_of_every_galaxy():
     )
     assert density.shape == (400, 400) and (density < 255).sum() > 100
     assert not map_figure(catalog, xy, max_points=500).layout.images
+    again = map_figure(catalog, xy, "smooth_fraction", max_points=100, density=image)
+    assert again.layout.images[0].source == image.source  # made once, shared
+    assert again.layout.xaxis.range == fig.layout.xaxis.range
 
 
 def test_interest_map_colours_each_galaxy_by_its_own_interest():
-    catalog = _catalog(5)
-    ranking = pd.DataFrame(
-        {"galaxy_id": ["G4", "G0", "G1", "G2", "G3"], "interest": [500, 4, 3, 2, 1]}
-    )
-    fig = interest_map(catalog, ranking, np.zeros((5, 2)))
+    fig = interest_map(_catalog(5), np.array([4, 3, 2, 1, 500.0]), np.zeros((5, 2)))
     assert fig.data[0].marker.color.tolist() == [4, 3, 2, 1, 500]
+    assert fig.layout.height == 300
 
 
 def test_curves_mark_where_each_stage_starts():

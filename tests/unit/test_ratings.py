@@ -15,7 +15,7 @@ from morph_core.store.ratings import RatingStore, StaleClick
 @pytest.fixture
 def store(tmp_path):
     return RatingStore(
-        tmp_path / "ratings.sqlite", known_ids=[f"g{i}" for i in range(50)]
+        tmp_path / "ratings.sqlite", known_ids={f"g{i}" for i in range(50)}
     )
 
 

@@ -91,6 +91,10 @@ def test_a_table_is_prepared_without_images(env, tmp_path):
         ds.encoder_spec()
     with pytest.raises(MorphCoreError, match="missing"):
         ds.ellipse()  # no images: no ellipse fits
+    assert ds.oddness("cnn").shape == (57,) and 0 <= ds.oddness("cnn").min()
+    assert ds.anomaly_features("cnn").shape == ds.pca_features(40).shape
+    with pytest.raises(MorphCoreError, match="no ellipse fits .it has no images"):
+        ds.oddness("both")
 
     again = prepare(entry, ds, None)  # nothing changed: nothing redone
     assert again.seconds["pca"] < 0.5 and ds.version() == open_dataset("mine").version()

@@ -168,7 +168,10 @@ class AnomalyFinder(BaseEstimator):
         gp = GaussianProcessRegressor(kernel=kernel, random_state=self.random_state)
         with warnings.catch_warnings():  # bounds are hit with few ratings: expected
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self.gp_ = gp.fit(features[rated], (ratings - self.y_mean_) / self.y_scale_)
+            self.gp_ = gp.fit(
+                np.asarray(features[rated], np.float64),
+                (ratings - self.y_mean_) / self.y_scale_,
+            )
         self.weights32_ = self.gp_.alpha_.astype(np.float32)
         inverse = solve_triangular(self.gp_.L_, np.eye(len(rated)), lower=True)
         self.inverse32_ = np.ascontiguousarray(inverse.T, np.float32)
@@ -202,7 +205,7 @@ class AnomalyFinder(BaseEstimator):
 
         def predict_chunk(start: int) -> None:
             rows = slice(start, start + self.chunk)
-            x = features[rows]
+            x = np.asarray(features[rows], np.float64)  # float32 features: exact
             if not fast:
                 m, s = self.gp_.predict(x, return_std=True)
             else:

@@ -6,7 +6,7 @@ the same galaxies and the model is refitted once per batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -23,51 +23,81 @@ from morph_core.tools.anomaly.metrics import ranking_scores
 class RaterModel:
     """What the model learned from one rater's ratings.
 
+    Compact, so that a server keeps many at a million galaxies: per galaxy only
+    the predictions (float32) and the ranking score; the galaxy ids are the
+    catalogue's shared index, and the ranking as a table is made when asked.
+
     Attributes
     ----------
     ratings : DataFrame
         ``galaxy_id``, ``rating``, ``rated_at`` of this rater.
     proposal : Proposal
-        The fit on those ratings (mean, std, acquisition, next rows, reason).
-    batch_ids : list of str
-        The galaxies the fit proposes to rate next.
-    ranking : DataFrame
-        Every galaxy: ``galaxy_id``, ``interest`` (the ranking score: rated
-        galaxies by rating x 100, others by the GP mean), ``predicted``,
-        ``uncertainty``, ``acquisition``, ``rating``; most interesting first.
+        The fit on those ratings (mean, std, acquisition in float32, next rows,
+        reason).
+    galaxy_ids : Index of str
+        The catalogue's ids, in the rows of the arrays.
+    interest : ndarray of shape (n_galaxies,)
+        The ranking score: rated galaxies by rating x 100, others by the GP mean.
     """
 
     ratings: pd.DataFrame
     proposal: Proposal
-    batch_ids: list[str]
-    ranking: pd.DataFrame
+    galaxy_ids: pd.Index
+    interest: np.ndarray
+
+    @property
+    def batch_ids(self) -> list[str]:
+        """The galaxies the fit proposes to rate next."""
+        return self.galaxy_ids[self.proposal.rows].tolist()
 
     @cached_property
-    def _ids(self) -> pd.Index:
-        """The galaxy ids of ``ranking``, indexed once per fit (a page asks for
-        the beliefs of its batch at every click)."""
-        return pd.Index(self.ranking["galaxy_id"])
+    def _order(self) -> np.ndarray:
+        """Catalogue rows, most interesting first (ties in catalogue order)."""
+        return np.argsort(-self.interest, kind="stable").astype(np.int32)
+
+    def top_rows(self, n: int | None = None) -> np.ndarray:
+        """Catalogue rows of the ``n`` most interesting galaxies (all: None)."""
+        return self._order[:n]
+
+    def ranking(self, n: int | None = None) -> pd.DataFrame:
+        """The ``n`` most interesting galaxies (all: None): ``galaxy_id``,
+        ``interest``, ``predicted``, ``uncertainty``, ``acquisition``,
+        ``rating``; most interesting first."""
+        rows = self.top_rows(n)
+        ids = pd.Series(self.galaxy_ids[rows])
+        rating_of = dict(
+            zip(self.ratings["galaxy_id"], self.ratings["rating"], strict=True)
+        )
+        return pd.DataFrame(
+            {
+                "galaxy_id": ids,
+                "interest": self.interest[rows],
+                "predicted": self.proposal.mean[rows],
+                "uncertainty": self.proposal.std[rows],
+                "acquisition": self.proposal.acquisition[rows],
+                "rating": ids.map(rating_of),
+            }
+        )
 
     def beliefs(self, galaxy_ids: list[str]) -> pd.DataFrame:
         """For these galaxies: predicted rating, uncertainty and the acquisition
         score that chose them (what the rater page explains)."""
-        rows = self._ids.get_indexer(galaxy_ids)
+        rows = self.galaxy_ids.get_indexer(galaxy_ids)
         if (rows < 0).any():
-            raise KeyError(f"not in this model's ranking: {galaxy_ids}")
-        table = self.ranking.iloc[rows]
+            raise KeyError(f"not in this model's catalogue: {galaxy_ids}")
         return pd.DataFrame(
             {
                 "galaxy_id": galaxy_ids,
-                "predicted rating": table["predicted"].round(2).to_numpy(),
-                "uncertainty": table["uncertainty"].round(2).to_numpy(),
-                "score": table["acquisition"].to_numpy(),
+                "predicted rating": self.proposal.mean[rows].astype(float).round(2),
+                "uncertainty": self.proposal.std[rows].astype(float).round(2),
+                "score": self.proposal.acquisition[rows],
             }
         )
 
 
 def fit_rater(
     ratings: pd.DataFrame,
-    galaxy_ids: pd.Series,
+    galaxy_ids: pd.Index,
     features: np.ndarray,
     oddness: np.ndarray,
     start: Start = "isolation_forest",
@@ -80,36 +110,28 @@ def fit_rater(
     ratings : DataFrame
         ``galaxy_id``, ``rating`` (ratings of galaxies not in ``galaxy_ids`` are
         ignored).
-    galaxy_ids : Series of str
-        The catalogue's ids, in the rows of ``features``.
+    galaxy_ids : Index of str
+        The catalogue's ids, in the rows of ``features`` (kept by the model,
+        not copied: pass the one index a server shares).
     features : ndarray of shape (n_galaxies, n_components)
         Standardised features.
     oddness : ndarray of shape (n_galaxies,)
         Isolation-forest scores (cold start).
     """
-    ids = galaxy_ids.astype(str)
-    rows = pd.Index(ids).get_indexer(ratings["galaxy_id"].astype(str))
+    rows = galaxy_ids.get_indexer(ratings["galaxy_id"].astype(str))
     known = rows >= 0  # (Series.isin on Arrow strings took 70 ms at 12k)
     rated_rows = rows[known]
     values = ratings["rating"].to_numpy()[known]
     finder = AnomalyFinder(start=start, random_state=random_state + len(rated_rows))
     proposal = finder.fit(features, rated_rows, values).propose(features, oddness)
-    rating_of = dict(zip(ratings["galaxy_id"], ratings["rating"], strict=True))
-    ranking = (
-        pd.DataFrame(
-            {
-                "galaxy_id": ids,
-                "interest": ranking_scores(proposal.mean, rated_rows, values),
-                "predicted": proposal.mean,
-                "uncertainty": proposal.std,
-                "acquisition": proposal.acquisition,
-                "rating": ids.map(rating_of),
-            }
-        )
-        .sort_values("interest", ascending=False, kind="stable")
-        .reset_index(drop=True)
+    interest = ranking_scores(proposal.mean, rated_rows, values)
+    compact = replace(
+        proposal,
+        mean=proposal.mean.astype(np.float32),
+        std=proposal.std.astype(np.float32),
+        acquisition=proposal.acquisition.astype(np.float32),
     )
-    return RaterModel(ratings, proposal, ids.iloc[proposal.rows].tolist(), ranking)
+    return RaterModel(ratings, compact, galaxy_ids, interest)
 
 
 def batch_for(
