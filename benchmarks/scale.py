@@ -58,6 +58,7 @@ from benchmarks.report import record  # noqa: E402
 from morph_core import settings  # noqa: E402
 from morph_core.data.manifest import load_manifest  # noqa: E402
 from morph_core.dataset import open_dataset  # noqa: E402
+from morph_core.pipeline.anomaly import stored_features, stored_oddness  # noqa: E402
 from morph_core.pipeline.prepare import prepare  # noqa: E402
 from morph_core.pipeline.umap import UMAP_FIT_MAX, fit_umap  # noqa: E402
 from morph_core.tools.anomaly.finder import AnomalyFinder  # noqa: E402
@@ -105,6 +106,7 @@ def main() -> None:
             ds = open_dataset(NAME)
             results |= similarity(ds)
             results["gp_step_s"] = gp_steps(ds, args.n)
+            results["float16"] = float16_effect(ds)
             results |= served(folder / "workspace", args.visitors)
             if args.compare_umap:
                 results["umap_sampled_vs_full"] = compare_umap(ds, args.compare_umap)
@@ -238,6 +240,44 @@ def similarity(ds, n_queries: int = 200) -> dict:
         "similarity_median_ms": round(float(np.median(times)), 2),
         "similarity_p95_ms": round(float(np.percentile(times, 95)), 2),
         "similarity_index_build_s": round(build, 2),
+    }
+
+
+def float16_effect(ds, n_queries: int = 200, n_rated: int = 200) -> dict:
+    """What storing the PCA in float16 instead of float32 would change: the
+    share of each query's 50 exact L1 neighbours on PCA-10 kept, and, for one
+    acquisition step on the rater's features at 100,000 galaxies, whether the
+    batch is the same and how much of the top 100 by predicted rating is kept."""
+    pca = np.ascontiguousarray(ds.pca_features(10), np.float32)
+    half = pca.astype(np.float16).astype(np.float32)
+    rows = np.random.default_rng(3).choice(len(pca), n_queries, replace=False)
+    exact, approx = NeighbourIndex().fit(pca), NeighbourIndex().fit(half)
+    kept = [
+        len(
+            set(exact.query(pca[r : r + 1], 50)[1][0])
+            & set(approx.query(half[r : r + 1], 50)[1][0])
+        )
+        / 50
+        for r in rows
+    ]
+    features = np.asarray(stored_features(ds, "cnn")[:100_000])
+    rng = np.random.default_rng(4)
+    rated = rng.choice(len(features), n_rated, replace=False)
+    given = rng.integers(0, 6, n_rated)
+    oddness = stored_oddness(ds, "cnn")[:100_000]
+    steps = [
+        AnomalyFinder().fit(x, rated, given).propose(x, oddness)
+        for x in (features, features.astype(np.float16).astype(np.float32))
+    ]
+    tops = [set(np.argsort(-s.mean)[:100]) for s in steps]
+    return {
+        "neighbours_kept_at_50": round(float(np.mean(kept)), 4),
+        "neighbours_kept_min": round(float(np.min(kept)), 2),
+        "gp_same_batch": steps[0].rows.tolist() == steps[1].rows.tolist(),
+        "gp_top100_kept": len(tops[0] & tops[1]) / 100,
+        "gp_mean_max_diff": round(
+            float(np.abs(steps[0].mean - steps[1].mean).max()), 4
+        ),
     }
 
 
@@ -415,6 +455,17 @@ def _table(r: dict) -> str:
         "Per action (p50 / p95 s): "
         + ", ".join(f"{a} {v['p50']} / {v['p95']}" for a, v in r["actions"].items()),
     ]
+    if "float16" in r:
+        f = r["float16"]
+        lines += [
+            "",
+            f"PCA in float16 instead of float32: {f['neighbours_kept_at_50']:.1%} "
+            f"of each query's 50 exact L1 neighbours kept (worst query "
+            f"{f['neighbours_kept_min']:.0%}); one GP step at 100,000 galaxies: "
+            f"same batch {'yes' if f['gp_same_batch'] else 'no'}, "
+            f"{f['gp_top100_kept']:.0%} of the top 100 by predicted rating kept "
+            f"(largest change of a prediction {f['gp_mean_max_diff']}).",
+        ]
     if "umap_sampled_vs_full" in r:
         c = r["umap_sampled_vs_full"]
         lines += [

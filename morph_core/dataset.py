@@ -48,7 +48,6 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 from morph_core.store.ratings import RatingStore
 from morph_core.store.workspace import Workspace
-from morph_core.tools.anomaly.features import FEATURE_SETS
 
 SOURCE = "source.json"
 GENERATED = "generated.parquet"
@@ -293,36 +292,6 @@ class PreparedDataset:
     def ellipse(self) -> np.ndarray:
         """Ellipse-fit features of every galaxy, catalogue order."""
         return self.workspace.read_array(ELLIPSE, mmap=False)
-
-    def anomaly_features(self, feature_set: str) -> np.ndarray:
-        """Standardised features the rater's finder learns on (float32, catalogue
-        order; memory-mapped but for "both"), made by prepare."""
-        parts = ("cnn", "ellipse") if feature_set == "both" else (feature_set,)
-        self._check_feature_set(feature_set)
-        arrays = [self.workspace.read_array(self.anomaly_file(p)) for p in parts]
-        return arrays[0] if len(arrays) == 1 else np.hstack(arrays)
-
-    def oddness(self, feature_set: str) -> np.ndarray:
-        """Isolation-forest score in [0, 1] of every galaxy on ``feature_set``."""
-        column = list(FEATURE_SETS).index(self._check_feature_set(feature_set))
-        return np.array(self.workspace.read_array(self.oddness_file())[:, column])
-
-    def _check_feature_set(self, feature_set: str) -> str:
-        if feature_set not in FEATURE_SETS:
-            raise MorphCoreError(
-                f"unknown feature set {feature_set!r}; "
-                f"choose from {', '.join(FEATURE_SETS)}"
-            )
-        if feature_set != "cnn" and not self.workspace.exists(ELLIPSE):
-            raise MorphCoreError(
-                f"{self.name!r} has no ellipse fits"
-                + (
-                    " (it has no images): use its CNN features"
-                    if self.representation_only
-                    else " yet: prepare it again on the Home page"
-                )
-            )
-        return feature_set
 
     def image_hashes(self, encoder: str | None = None) -> list[str]:
         """Content hash of each galaxy's image, catalogue order."""

@@ -287,8 +287,10 @@ def _rating_store(root: str, name: str, version: str) -> RatingStore:
 def _anomaly_features(root: str, name: str, version: str, feature_set: str):
     """The finder's standardised features and their isolation-forest scores
     (made by prepare: memory-mapped, shared by every rater)."""
+    from morph_core.pipeline.anomaly import stored_features, stored_oddness
+
     ds = open_dataset(name, Path(root))
-    return ds.anomaly_features(feature_set), ds.oddness(feature_set)
+    return stored_features(ds, feature_set), stored_oddness(ds, feature_set)
 
 
 @dataclass

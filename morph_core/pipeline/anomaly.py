@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from morph_core.dataset import ELLIPSE, PreparedDataset
+from morph_core.errors import MorphCoreError
 from morph_core.pipeline.reduce import PCA_ANOMALY
 from morph_core.pipeline.stage import Stage
 from morph_core.progress import ProgressFn
@@ -75,3 +76,38 @@ class AnomalyStage(Stage[dict[str, np.ndarray]]):
             )
             for part in parts
         } | {"oddness": self.workspace.read_array(self.output)}
+
+
+def stored_features(dataset: PreparedDataset, feature_set: str) -> np.ndarray:
+    """The standardised features of ``feature_set`` that prepare stored (float32,
+    catalogue order; memory-mapped but for "both")."""
+    parts = (
+        ("cnn", "ellipse") if _check(dataset, feature_set) == "both" else (feature_set,)
+    )
+    arrays = [dataset.workspace.read_array(dataset.anomaly_file(p)) for p in parts]
+    return arrays[0] if len(arrays) == 1 else np.hstack(arrays)
+
+
+def stored_oddness(dataset: PreparedDataset, feature_set: str) -> np.ndarray:
+    """Every galaxy's isolation-forest score in [0, 1] on ``feature_set``."""
+    column = list(FEATURE_SETS).index(_check(dataset, feature_set))
+    scores = dataset.workspace.read_array(dataset.oddness_file())
+    return np.array(scores[:, column])
+
+
+def _check(dataset: PreparedDataset, feature_set: str) -> str:
+    if feature_set not in FEATURE_SETS:
+        raise MorphCoreError(
+            f"unknown feature set {feature_set!r}; "
+            f"choose from {', '.join(FEATURE_SETS)}"
+        )
+    if feature_set != "cnn" and not dataset.workspace.exists(ELLIPSE):
+        raise MorphCoreError(
+            f"{dataset.name!r} has no ellipse fits"
+            + (
+                " (it has no images): use its CNN features"
+                if dataset.representation_only
+                else " yet: prepare it again on the Home page"
+            )
+        )
+    return feature_set

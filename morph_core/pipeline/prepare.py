@@ -26,10 +26,10 @@ from morph_core.data.sources.table import table_file
 from morph_core.dataset import PREPARED, PreparedDataset, check_name_free, digest
 from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
+from morph_core.pipeline.anomaly import AnomalyStage
 from morph_core.pipeline.catalog import CatalogStage, CheckStage
 from morph_core.pipeline.ellipse import EllipseStage
 from morph_core.pipeline.embed import EmbedStage, hash_images, resumable
-from morph_core.pipeline.anomaly import AnomalyStage
 from morph_core.pipeline.reduce import (
     PCA_ANOMALY,
     PCA_SIMILARITY,

@@ -12,6 +12,7 @@ from morph_core.model import encoder
 from morph_core.model.encoder import embed_files
 from morph_core.model.weights import resolve_encoder
 from morph_core.pipeline import embed
+from morph_core.pipeline.anomaly import stored_features, stored_oddness
 from morph_core.pipeline.prepare import STAGES, prepare
 from morph_core.runs.background import prepare_in_background, preparing
 from morph_core.tools.anomaly.baseline import isolation_scores
@@ -50,11 +51,11 @@ def test_synthetic_end_to_end_then_cached(setup):
     for feature_set in FEATURE_SETS:  # the rater's features and cold start
         pca_40 = np.array(ws.pca_features(40))
         scored = anomaly_features(feature_set, pca_40, ws.ellipse())
-        np.testing.assert_array_equal(ws.anomaly_features(feature_set), scored)
+        np.testing.assert_array_equal(stored_features(ws, feature_set), scored)
         expected = isolation_scores(scored)
-        np.testing.assert_allclose(ws.oddness(feature_set), expected, rtol=1e-6)
+        np.testing.assert_allclose(stored_oddness(ws, feature_set), expected, rtol=1e-6)
     with pytest.raises(MorphCoreError, match="unknown feature set 'pixels'"):
-        ws.anomaly_features("pixels")
+        stored_features(ws, "pixels")
 
     def artefacts():
         return {

@@ -13,6 +13,7 @@ from morph_core.cli import main as cli
 from morph_core.data.sources.table import feature_columns
 from morph_core.dataset import open_dataset, table_entry
 from morph_core.errors import CatalogError, MorphCoreError
+from morph_core.pipeline.anomaly import stored_features, stored_oddness
 from morph_core.pipeline.prepare import prepare
 from morph_core.pipeline.table import TableStage
 
@@ -91,10 +92,13 @@ def test_a_table_is_prepared_without_images(env, tmp_path):
         ds.encoder_spec()
     with pytest.raises(MorphCoreError, match="missing"):
         ds.ellipse()  # no images: no ellipse fits
-    assert ds.oddness("cnn").shape == (57,) and 0 <= ds.oddness("cnn").min()
-    assert ds.anomaly_features("cnn").shape == ds.pca_features(40).shape
+    assert (
+        stored_oddness(ds, "cnn").shape == (57,)
+        and 0 <= stored_oddness(ds, "cnn").min()
+    )
+    assert stored_features(ds, "cnn").shape == ds.pca_features(40).shape
     with pytest.raises(MorphCoreError, match="no ellipse fits .it has no images"):
-        ds.oddness("both")
+        stored_oddness(ds, "both")
 
     again = prepare(entry, ds, None)  # nothing changed: nothing redone
     assert again.seconds["pca"] < 0.5 and ds.version() == open_dataset("mine").version()
