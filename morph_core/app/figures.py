@@ -29,7 +29,8 @@ def map_figure(
     random_state: int = 0,
     density: dict | None = None,
 ) -> go.Figure:
-    """A WebGL scatter of the UMAP embedding; each point's ``customdata`` is its row.
+    """A WebGL scatter of the UMAP embedding; each point's ``customdata`` is its
+    catalogue row (then its hover columns' values, if any), its ``text`` its id.
 
     Parameters
     ----------
@@ -53,18 +54,23 @@ def map_figure(
         )
     hover = [c for c in (hover or []) if c in catalog.columns and c != "galaxy_id"]
     data = catalog.iloc[rows]
-    template = "<b>%{customdata[1]}</b>" + "".join(
-        f"<br>{c}: %{{customdata[{i + 2}]}}" for i, c in enumerate(hover)
+    ids = data["galaxy_id"].astype(str).to_numpy()  # shown on hover, as text
+    template = "<b>%{text}</b>" + "".join(
+        f"<br>{c}: %{{customdata[{i + 1}]}}" for i, c in enumerate(hover)
     )
-    custom = np.column_stack(
-        [rows, data["galaxy_id"].astype(str)] + [data[c].astype(str) for c in hover]
-    )
+    if hover:  # the row, then the hover columns, as text
+        custom = np.column_stack(
+            [rows.astype(str)] + [data[c].astype(str) for c in hover]
+        )
+    else:  # the row alone, a typed array: a third of the JSON, written 10x faster
+        custom = rows.astype(np.int32)
     fig = go.Figure()
     values = data[colour] if colour != NO_COLOUR else None
     if values is not None and not pd.api.types.is_numeric_dtype(values):
         for value in sorted(values.dropna().astype(str).unique()):
             mask = (values.astype(str) == value).to_numpy()
-            fig.add_trace(_trace(embedding[rows[mask]], custom[mask], template, value))
+            xy = embedding[rows[mask]]
+            fig.add_trace(_trace(xy, custom[mask], ids[mask], template, value))
     else:
         marker = {"size": 4, "opacity": 0.8}
         if values is not None:
@@ -74,7 +80,8 @@ def map_figure(
                 "showscale": True,
                 "colorbar": {"title": colour},
             }
-        fig.add_trace(_trace(embedding[rows], custom, template, "galaxies", marker))
+        xy = embedding[rows]
+        fig.add_trace(_trace(xy, custom, ids, template, "galaxies", marker))
     if len(rows) < len(catalog):
         image = density or density_image(embedding)
         fig.add_layout_image(image, xref="x", yref="y", sizing="stretch", layer="below")
@@ -112,13 +119,14 @@ def density_image(embedding: np.ndarray, bins: int = 400) -> dict:
     }
 
 
-def _trace(xy, custom, template, name, marker=None) -> go.Scattergl:
+def _trace(xy, custom, text, template, name, marker=None) -> go.Scattergl:
     return go.Scattergl(
         x=xy[:, 0],
         y=xy[:, 1],
         mode="markers",
         name=name,
         customdata=custom,
+        text=text,
         hovertemplate=template + "<extra></extra>",
         marker=marker or {"size": 4, "opacity": 0.8},
     )

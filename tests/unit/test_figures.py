@@ -1,5 +1,6 @@
 import base64
 import io
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -13,14 +14,22 @@ from tests.unit.test_explorer import _catalog
 def test_points_carry_their_row_whatever_the_colouring():
     catalog = _catalog()
     xy = np.random.default_rng(1).normal(size=(50, 2))
-    for colour in colour_columns(catalog):
-        fig = map_figure(catalog, xy, colour, hover=["smooth_fraction"])
-        rows = np.concatenate([t.customdata[:, 0].astype(int) for t in fig.data])
-        assert sorted(rows) == list(range(50))
+    hovers = ([], ["smooth_fraction"])
+    for colour, hover in itertools.product(colour_columns(catalog), hovers):
+        fig = map_figure(catalog, xy, colour, hover=hover)
+        rows = []
         for trace in fig.data:
-            r = trace.customdata[:, 0].astype(int)
+            custom = np.asarray(trace.customdata)
+            r = (custom[:, 0] if hover else custom).astype(int)
             np.testing.assert_array_equal(trace.x, xy[r, 0])
-            assert (trace.customdata[:, 1] == catalog["galaxy_id"].to_numpy()[r]).all()
+            assert (trace.text == catalog["galaxy_id"].to_numpy()[r]).all()
+            if hover:  # the hover column's value beside the row, as text
+                values = catalog["smooth_fraction"].astype(str).to_numpy()[r]
+                assert (custom[:, 1] == values).all()
+            else:  # the row alone, sent as a typed array
+                assert custom.dtype == np.int32
+            rows += r.tolist()
+        assert sorted(rows) == list(range(50))
     assert len(map_figure(catalog, xy, "morphology").data) == 2
 
 
