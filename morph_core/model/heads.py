@@ -8,8 +8,18 @@ from torch import nn
 
 
 class Head(nn.Module):
-    """Pooled features -> Dense 64 ReLU -> Dropout -> Dense 64 ReLU -> Dropout ->
-    one logit (binary: sigmoid) or one per class (softmax), as Walmsley+22 §4."""
+    """Pooled features -> standardised -> Dense 64 ReLU -> Dropout -> Dense 64
+    ReLU -> Dropout -> one logit (binary: sigmoid) or one per class (softmax), as
+    Walmsley+22 §4.
+
+    The input is centred on a fixed mean per feature and divided by one fixed
+    scale, the features' overall spread (:meth:`standardise_from`, the training
+    galaxies'), so that every encoder's features reach the head on one scale: a
+    random-init encoder's nearly collapse (distances of 1e-5), and a head on
+    them learnt one class. One scale for all features keeps the representation's
+    geometry (a feature per feature scaling lifted near-constant ones to the
+    size of the others, noise included).
+    """
 
     def __init__(
         self,
@@ -30,9 +40,19 @@ class Head(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, n_out),
         )
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(1))
+
+    def standardise_from(self, features: torch.Tensor) -> None:
+        """Fix the input's mean and scale to those of ``features``: the mean
+        per feature, and the root mean square of the centred features."""
+        mean = features.mean(0)
+        spread = (features - mean).pow(2).mean().sqrt()
+        self.mean.copy_(mean)
+        self.scale.fill_(float(spread) if float(spread) > 0 else 1.0)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.layers(features)
+        return self.layers((features - self.mean) / self.scale)
 
 
 class Classifier(nn.Module):

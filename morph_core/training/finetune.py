@@ -129,7 +129,16 @@ class FinetuneRun:
         classes = tuple(record["classes"])
         encoder = spec.random_init(spec.seed) if spec is not None else None
         model = _classifier(encoder, len(classes), config, record.get("n_features"))
-        model.load_state_dict(state)
+        loaded = model.load_state_dict(state, strict=False)
+        # a run saved before heads standardised their input: mean 0 and scale 1
+        # keep it as it was trained
+        missing = set(loaded.missing_keys) - {"head.mean", "head.scale"}
+        if missing or loaded.unexpected_keys:
+            raise MorphCoreError(
+                f"run {folder.name}: its weights do not fit its model "
+                f"({sorted(missing)[:3]} missing, "
+                f"{loaded.unexpected_keys[:3]} not used)"
+            )
         return cls(
             config,
             spec,
@@ -246,6 +255,7 @@ def train_run(
         model.encoder.eval()
         with torch.no_grad():  # not inference_mode: the head saves its input
             feats = {part: _embed(model.encoder, pixels) for part, pixels in x.items()}
+    model.head.standardise_from(feats["train"])
     phases = [_head_phase(model, feats, y, n_classes, config, generator)]
     if config.strategy == "staged":
         set_trainable(list(model.encoder.parameters()), False)
