@@ -193,8 +193,8 @@ def main() -> None:
             *rows,
             "",
             f"Decoding alone (424-px JPEG at half scale, resize, crop, normalise): "
-            f"{big['decode_only_img_s']} img/s, so decoding beside the forward pass "
-            f"in one process reaches at most {big['ceiling']:.0%} of raw "
+            f"{big['decode_only_img_s']} img/s: decoding and the forward pass one "
+            f"after the other in one process give about {big['ceiling']:.0%} of raw "
             "(issue 15 asks for 90%).",
             "",
             f"Prepare of the default demo sky ({p['galaxies']} galaxies): first "
