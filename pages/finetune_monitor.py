@@ -9,11 +9,13 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.weights import CHOICES
 from morph_core.runs import queue
 from morph_core.runs.sweep import sweep
-from morph_core.training.config import FINETUNE_STRATEGIES, FinetuneConfig
+from morph_core.training.config import FINETUNE_STRATEGIES, SCHEDULES, FinetuneConfig
 
 SWEEP_COUNTS = [4, 10, 20, 50, 100, 200]
 INIT_LABELS = {"pretrained": "pretrained encoder", "random": "random init"}
 STRATEGY_LABELS = {"head": "head only", "staged": "head, then unfreeze"}
+SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine, 1 epoch warm-up"}
+LR_DECAYS = [1.0, 0.75, 0.5]
 
 st.title("Fine-tune monitor")
 st.caption(
@@ -55,6 +57,23 @@ with st.expander("Start a run", expanded=True):
         format_func=STRATEGY_LABELS.get,
     )
     seed = cols[3].number_input("Seed", 0, 10_000, 0, key="finetune.seed")
+    cols = st.columns(4)
+    schedule = cols[0].selectbox(
+        "Learning rate",
+        SCHEDULES,
+        key="finetune.schedule",
+        format_func=SCHEDULE_LABELS.get,
+    )
+    lr_decay = cols[1].selectbox(
+        "Rate per deeper block",
+        LR_DECAYS,
+        key="finetune.lr_decay",
+        format_func=lambda d: "the same" if d == 1 else f"x {d:g}",
+        disabled=strategy == "head",
+        help="Each block unfrozen below the top trains at this times the rate of "
+        "the one above it (layer-wise decay, as Zoobot offers).",
+    )
+    options = {"schedule": schedule, "lr_decay": float(lr_decay)}
     weights = ""
     if rules.allows(visitor, "weights_path") and not table_only:
         weights = st.text_input(
@@ -65,7 +84,10 @@ with st.expander("Start a run", expanded=True):
     if st.button("Start run", type="primary", key="finetune.start"):
         try:
             config = FinetuneConfig(
-                n_per_class=int(n_per_class), strategy=strategy, seed=int(seed)
+                n_per_class=int(n_per_class),
+                strategy=strategy,
+                seed=int(seed),
+                **options,
             )
             run_id = queue.submit(
                 ds, source, config, weights.strip() or init, visitor=visitor
@@ -92,7 +114,7 @@ with st.expander("Label-count sweep"):
     repeats = st.number_input("Repeats", 1, 10, 3, key="finetune.sweep_repeats")
     if st.button("Launch sweep", key="finetune.sweep"):
         try:
-            config = FinetuneConfig(strategy=strategy)
+            config = FinetuneConfig(strategy=strategy, **options)
             sweep_id, run_ids, dropped = sweep(
                 ds, source, counts, inits, int(repeats), config, visitor
             )

@@ -156,7 +156,10 @@ def run_encoder(
 
 
 def _run_name(source: LabelSource, config: FinetuneConfig, init: str) -> str:
-    return f"{source.describe()}, {config.n_per_class}/class, {init}"
+    options = config.describe()
+    return f"{source.describe()}, {config.n_per_class}/class, {init}" + (
+        f", {options}" if options else ""
+    )
 
 
 def queue_lock(dataset: PreparedDataset) -> FileLock:

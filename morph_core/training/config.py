@@ -13,6 +13,8 @@ HEAD_HIDDEN = 64  # Walmsley+22 §4: two dense layers of 64
 HEAD_DROPOUT = 0.75  # §4
 FinetuneStrategy = Literal["head", "staged"]
 FINETUNE_STRATEGIES: tuple[FinetuneStrategy, ...] = ("head", "staged")
+Schedule = Literal["constant", "cosine"]
+SCHEDULES: tuple[Schedule, ...] = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,9 @@ class FinetuneConfig:
     ``strategy`` "head" trains the head on the frozen encoder's features;
     "staged" then unfreezes ``stages`` groups of the encoder from the top down.
     ``lr_decay`` scales the learning rate of each deeper stage (Zoobot's option;
-    1 keeps one rate).
+    1 keeps one rate). ``schedule`` "cosine" warms each phase's learning rate up
+    linearly over ``warmup_epochs``, then lowers it along a cosine to zero at the
+    phase's last epoch; "constant" keeps it.
 
     >>> FinetuneConfig(strategy="all-at-once")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -45,6 +49,8 @@ class FinetuneConfig:
     stage_patience: int = 3
     batch_size: int = 32
     draw: int = 0  # which random pick of training labels (the test set: ``seed``)
+    schedule: Schedule = "constant"
+    warmup_epochs: int = 1
 
     def __post_init__(self) -> None:
         if self.strategy not in FINETUNE_STRATEGIES:
@@ -55,6 +61,19 @@ class FinetuneConfig:
             raise MorphCoreError("at least 2 labels per class are needed")
         if not 0 < self.lr_decay <= 1:
             raise MorphCoreError(f"lr_decay must be in (0, 1], not {self.lr_decay}")
+        if self.schedule not in SCHEDULES:
+            raise MorphCoreError(
+                f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}"
+            )
+        if self.warmup_epochs < 0:
+            raise MorphCoreError("warmup_epochs must be 0 or more")
+
+    def describe(self) -> str:
+        """The options beyond labels, start and strategy, in words ("" if none)."""
+        parts = [f"lr decay {self.lr_decay:g}" if self.lr_decay < 1 else ""]
+        if self.schedule == "cosine":
+            parts.append(f"cosine, {self.warmup_epochs} warm-up epoch(s)")
+        return ", ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)

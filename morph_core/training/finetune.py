@@ -293,17 +293,20 @@ def _head_phase(model, feats, y, n_classes, config, generator) -> Phase:
             idx = order[i : i + config.batch_size]
             yield feats["train"][idx], y["train"][idx]
 
+    per_epoch = math.ceil(n * repeats / config.batch_size)
+    optimiser = torch.optim.Adam(model.head.parameters(), lr=config.head_lr)
     return Phase(
         name="head",
         module=model.head,
         batches=batches,
-        batches_per_epoch=math.ceil(n * repeats / config.batch_size),
+        batches_per_epoch=per_epoch,
         validate=lambda: classifier_metrics(
             model.head, feats["val"], y["val"], n_classes
         ),
-        optimiser=torch.optim.Adam(model.head.parameters(), lr=config.head_lr),
+        optimiser=optimiser,
         epochs=config.head_epochs,
         patience=config.head_patience,
+        scheduler=_scheduler(optimiser, config, config.head_epochs, per_epoch),
     )
 
 
@@ -324,18 +327,43 @@ def _stage_phase(model, stages, x, y, n_classes, config, generator) -> Phase:
         model.train()
         freeze_batch_norm(model)
 
+    per_epoch = math.ceil(n / config.batch_size)
+    optimiser = torch.optim.Adam(groups, lr=config.finetune_lr)
     return Phase(
         name=stages[-1][0],
         module=model,
         batches=batches,
-        batches_per_epoch=math.ceil(n / config.batch_size),
+        batches_per_epoch=per_epoch,
         validate=lambda: classifier_metrics(model, x["val"], y["val"], n_classes),
-        optimiser=torch.optim.Adam(groups, lr=config.finetune_lr),
+        optimiser=optimiser,
         epochs=config.stage_epochs,
         patience=config.stage_patience,
+        scheduler=_scheduler(optimiser, config, config.stage_epochs, per_epoch),
         start=lambda: set_trainable(stages[-1][1], True),
         train_mode=train_mode,
     )
+
+
+def _scheduler(
+    optimiser: torch.optim.Optimizer,
+    config: FinetuneConfig,
+    epochs: int,
+    batches_per_epoch: int,
+) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """For ``schedule="cosine"``, stepped after every batch: a linear warm-up
+    over ``warmup_epochs``, then a cosine from each group's rate down to zero at
+    the phase's last epoch (early stopping may end it sooner)."""
+    if config.schedule == "constant":
+        return None
+    warm = config.warmup_epochs * batches_per_epoch
+    total = max(epochs * batches_per_epoch, warm + 1)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / (total - warm)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
 
 
 def _embed(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

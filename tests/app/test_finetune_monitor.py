@@ -49,6 +49,28 @@ def test_start_a_run_watch_it_finish_apply_and_delete(prepared_env):
     assert any("No runs yet" in i.value for i in at.info)
 
 
+def test_a_run_with_a_cosine_schedule_and_layer_decay_is_queued_as_asked(
+    prepared_env, monkeypatch
+):
+    monkeypatch.setenv("MORPH_RUN_WORKERS", "0")  # queued, not trained
+    at = open_page("finetune_monitor", finetune__column=COLUMN)
+    assert not at.selectbox(key="finetune.lr_decay").disabled  # staged: it applies
+    at.selectbox(key="finetune.schedule").set_value("cosine")
+    at.selectbox(key="finetune.lr_decay").set_value(0.5)
+    at.number_input(key="finetune.n_per_class").set_value(4)
+    at.button(key="finetune.start").click().run()
+    assert "queued" in at.success[0].value
+    (run,) = queue.list_runs(open_dataset("synthetic", prepared_env)).itertuples()
+    assert run.name.endswith("lr decay 0.5, cosine, 1 warm-up epoch(s)")
+    request = queue.run_folder(
+        open_dataset("synthetic", prepared_env), run.run_id
+    ).request()
+    assert request["config"]["schedule"] == "cosine"
+    assert request["config"]["lr_decay"] == 0.5
+    at.selectbox(key="finetune.strategy").set_value("head").run()
+    assert at.selectbox(key="finetune.lr_decay").disabled  # no block is unfrozen
+
+
 def test_bad_labels_get_a_message_and_queue_nothing(prepared_env):
     at = open_page("finetune_monitor", finetune__column=COLUMN)
     at.number_input(key="finetune.threshold").set_value(2.0)

@@ -223,3 +223,42 @@ def test_a_head_learns_the_same_from_features_at_any_scale(prepared_env, tmp_pat
         torch.sigmoid(unscaled[:, 0]).detach().numpy(),
         atol=1e-5,
     )
+
+
+def test_a_cosine_schedule_warms_up_then_lowers_the_rate(prepared_env, tmp_path):
+    from morph_core.training.finetune import train_run
+    from morph_core.training.labels import balanced_split, labels_from_column
+
+    dataset = open_dataset("synthetic", prepared_env)
+    catalog, features = dataset.catalog(), np.array(dataset.features())
+    labels = labels_from_column(catalog, COLUMN, 0.5)
+    split = balanced_split(labels, 4, 0)
+    runs = {}
+    for schedule in ("constant", "cosine"):
+        config = FinetuneConfig(
+            n_per_class=4,
+            strategy="head",
+            head_epochs=6,
+            head_patience=6,
+            schedule=schedule,
+            warmup_epochs=2,
+        )
+        runs[schedule] = train_run(
+            catalog,
+            labels,
+            split,
+            dataset.encoder_spec(),
+            config,
+            tmp_path / schedule,
+            features=features,
+        )
+    rates = {k: [r["learning_rate"] for r in run.history] for k, run in runs.items()}
+    assert rates["constant"] == [1e-3] * 6
+    cosine = rates["cosine"]
+    assert cosine[1] == pytest.approx(1e-3)  # the end of the warm-up
+    assert cosine[0] < cosine[1] and all(np.diff(cosine[1:]) < 0)
+    assert cosine[-1] == pytest.approx(0, abs=1e-9)  # the phase's last step
+    again = FinetuneRun.load(tmp_path / "cosine")
+    assert again.config.schedule == "cosine" and again.config.warmup_epochs == 2
+    with pytest.raises(MorphCoreError, match="unknown schedule"):
+        FinetuneConfig(schedule="linear")
