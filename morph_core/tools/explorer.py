@@ -37,12 +37,29 @@ def selected_rows(selection: dict, embedding: np.ndarray | None = None) -> np.nd
     x, y = embedding[:, 0], embedding[:, 1]
     chosen = np.zeros(len(embedding), dtype=bool)  # (np.unique of 400,000: 0.17 s)
     chosen[clicked[(clicked >= 0) & (clicked < len(chosen))]] = True
-    for box in selection.get("box", []):
-        (x0, x1), (y0, y1) = sorted(box["x"][:2]), sorted(box["y"][:2])
+    for box in _shapes(selection.get("box"), 2):
+        (x0, x1), (y0, y1) = sorted(box[0][:2]), sorted(box[1][:2])
         chosen |= (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-    for lasso in selection.get("lasso", []):
-        chosen |= _inside(x, y, lasso["x"], lasso["y"])
+    for px, py in _shapes(selection.get("lasso"), 3):
+        chosen |= _inside(x, y, px, py)
     return np.flatnonzero(chosen)
+
+
+def _shapes(shapes, least: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``x`` and ``y`` vertices of each drawn box or lasso the browser sent,
+    as finite numbers; a shape with fewer than ``least`` or unusable vertices is
+    left out (a page's own event never has one)."""
+    out = []
+    for shape in shapes if isinstance(shapes, list) else []:
+        try:
+            px = np.asarray(shape["x"], dtype=float)
+            py = np.asarray(shape["y"], dtype=float)
+        except (TypeError, KeyError, ValueError):
+            continue
+        if px.ndim == py.ndim == 1 and len(px) == len(py) >= least:
+            if np.isfinite(px).all() and np.isfinite(py).all():
+                out.append((px, py))
+    return out
 
 
 def _row(point: dict) -> int | None:

@@ -83,7 +83,7 @@ def test_a_lasso_selects_what_the_even_odd_rule_says_edge_by_edge():
     assert 5_000 < expected.sum() < 15_000
 
 
-def test_clicked_rows_the_browser_could_forge_are_ignored():
+def test_clicked_rows_and_shapes_the_browser_could_forge_are_ignored():
     xy = np.zeros((5, 2))
     points = [
         {"customdata": ["2", "G2"]},
@@ -94,3 +94,9 @@ def test_clicked_rows_the_browser_could_forge_are_ignored():
         "not a point",
     ]
     assert selected_rows({"points": points}, xy + 9).tolist() == [2]
+    forged = {
+        "box": [{"x": ["a", 1]}, {"x": [0, 1], "y": [0]}, "box", {"x": [0, 1]}],
+        "lasso": [{"x": [0, 1, 0], "y": [0, 0, None]}, {"x": [[0]], "y": [[0]]}],
+    }
+    assert selected_rows(forged, xy).tolist() == []
+    assert selected_rows({"box": "all", "lasso": None}, xy).tolist() == []
