@@ -62,7 +62,7 @@ def _store_selection() -> None:
     rows = explorer.selected_rows(st.session_state["umap.chart"].selection, embedding)
     ids = catalog["galaxy_id"].iloc[rows]  # Arrow strings: 6 MB for 1M, not 60
     st.session_state["umap.selection"] = ids
-    st.session_state["umap.rows"] = (ids, rows)  # found once, not at every run
+    cache.keep("umap.rows", ids, (), rows)  # found once, not at every run
     st.session_state["umap.page"] = 1
 
 
@@ -77,12 +77,9 @@ ids = st.session_state.get("umap.selection")
 if ids is None:
     st.info("Select galaxies on the map to see them here.")
     st.stop()
-known = st.session_state.get("umap.rows")
-if known is not None and known[0] is ids:  # found before (drawn, or at a last run)
-    rows = known[1]
-else:  # a selection given by a link, a lesson or another page
-    rows = explorer.rows_of(cache.galaxy_index(dataset), ids)
-    st.session_state["umap.rows"] = (ids, rows)
+rows = cache.kept(  # a selection drawn here, or given by a lesson or another page
+    "umap.rows", ids, (), lambda: explorer.rows_of(cache.galaxy_index(dataset), ids)
+)
 if not len(rows):
     st.warning("The selection holds no galaxies: draw around some points.")
     st.stop()
@@ -94,16 +91,12 @@ sort_by = cols[0].selectbox("Sort by", columns[1:] or ["galaxy_id"], key="umap.s
 descending = cols[1].toggle("Descending", key="umap.descending")
 pages = explorer.n_pages(len(rows), PER_PAGE)
 page = cols[2].number_input("Page", 1, pages, key="umap.page")
-sorted_before = st.session_state.get("umap.order")  # sorted once, not at every page
-if (
-    sorted_before
-    and sorted_before[0] is rows
-    and sorted_before[1] == (sort_by, descending)
-):
-    order = sorted_before[2]
-else:
-    order = explorer.sorted_rows(catalog, rows, sort_by, ascending=not descending)
-    st.session_state["umap.order"] = (rows, (sort_by, descending), order)
+order = cache.kept(  # sorted once, not at every page
+    "umap.order",
+    rows,
+    (sort_by, descending),
+    lambda: explorer.sorted_rows(catalog, rows, sort_by, ascending=not descending),
+)
 shown = explorer.selection_table(catalog, explorer.page_of(order, page, PER_PAGE))
 widgets.gallery(shown, dataset, details=[sort_by])
 st.caption(f"Page {page} of {pages}")

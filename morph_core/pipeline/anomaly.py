@@ -45,13 +45,11 @@ class AnomalyStage(Stage[dict[str, np.ndarray]]):
         projection = self.dataset.projection_file(self.encoder)
         pca = self.workspace.read_array(projection)[:, :PCA_ANOMALY]
         parts = {"cnn": anomaly_features("cnn", pca, None)}
-        sets = dict(parts)
         if self._has_ellipse():
             parts["ellipse"] = anomaly_features("ellipse", None, self.dataset.ellipse())
-            sets |= {
-                "ellipse": parts["ellipse"],
-                "both": np.hstack(list(parts.values())),
-            }
+        sets = dict(parts)
+        if "ellipse" in parts:
+            sets["both"] = np.hstack([parts["cnn"], parts["ellipse"]])
         oddness = np.full((len(pca), len(FEATURE_SETS)), np.nan, np.float32)
         for i, feature_set in enumerate(FEATURE_SETS):
             if feature_set in sets:

@@ -70,10 +70,12 @@ class FinetuneConfig:
 
     def describe(self) -> str:
         """The options beyond labels, start and strategy, in words ("" if none)."""
-        parts = [f"lr decay {self.lr_decay:g}" if self.lr_decay < 1 else ""]
+        parts = []
+        if self.lr_decay < 1:
+            parts.append(f"lr decay {self.lr_decay:g}")
         if self.schedule == "cosine":
             parts.append(f"cosine, {self.warmup_epochs} warm-up epoch(s)")
-        return ", ".join(p for p in parts if p)
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

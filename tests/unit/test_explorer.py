@@ -32,7 +32,7 @@ def test_colour_columns_are_numbers_and_few_categories():
 
 def test_selection_pagination():
     points = [{"customdata": [3, "G3"]}, {"customdata": [1, "G1"]}, {"x": 0}]
-    assert selected_rows({"points": points}).tolist() == [1, 3]
+    assert selected_rows({"points": points}, np.zeros((5, 2))).tolist() == [1, 3]
     catalog = _catalog()
     order = sorted_rows(catalog, [1, 3, 5, 7], "smooth_fraction", ascending=False)
     assert sorted(order) == [1, 3, 5, 7]

@@ -246,7 +246,8 @@ def test_a_background_prepare_does_the_first_look_then_the_sky(env):
     assert preparing(ds)["waiting_for"] == "synthetic_first_look"
     seen, order = set(), []
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not ds.is_prepared:
+    # until its record says finished too: it is written after prepare.json
+    while time.monotonic() < deadline and not (ds.is_prepared and not preparing(ds)):
         record = preparing(ds)
         if record:
             seen.add(record["stage"])
