@@ -307,7 +307,7 @@ class PreparedDataset:
     def write_predictions(
         self, run_id: str, table: pd.DataFrame, owner: str | None = None
     ) -> None:
-        """A classifier's column (``galaxy_id`` + one), joined to the catalogue
+        """A run's columns (``galaxy_id`` + its predictions), joined to the catalogue
         of everyone (``owner`` None) or of one visitor."""
         self.workspace.write_table(self.predictions_file(run_id, owner), table)
 

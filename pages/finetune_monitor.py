@@ -1,5 +1,6 @@
-"""Fine-tune monitor: train a classifier for a new question from a few labels,
-watch the runs live, compare them, and use the result in the other tools."""
+"""Fine-tune monitor: train a classifier for a new question from a few labels
+(or regress a vote fraction, or learn the decision tree's vote counts), watch
+the runs live, compare them, and use the result in the other tools."""
 
 import streamlit as st
 
@@ -9,13 +10,23 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.weights import CHOICES
 from morph_core.runs import queue
 from morph_core.runs.sweep import sweep
-from morph_core.training.config import FINETUNE_STRATEGIES, SCHEDULES, FinetuneConfig
+from morph_core.training.config import (
+    FINETUNE_STRATEGIES,
+    SCHEDULES,
+    TASKS,
+    FinetuneConfig,
+)
 
 SWEEP_COUNTS = [4, 10, 20, 50, 100, 200]
 INIT_LABELS = {"pretrained": "pretrained encoder", "random": "random init"}
 STRATEGY_LABELS = {"head": "head only", "staged": "head, then unfreeze"}
 SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine, 1 epoch warm-up"}
 LR_DECAYS = [1.0, 0.75, 0.5]
+TASK_LABELS = {
+    "classify": "classes",
+    "fraction": "a vote fraction",
+    "votes": "the vote counts (decision tree)",
+}
 
 st.title("Fine-tune monitor")
 st.caption(
@@ -37,10 +48,22 @@ with st.expander("Start a run", expanded=True):
             "This dataset is a table of features without images here: a run "
             "trains a head on those features (a few seconds)."
         )
-    source = widgets.label_source(dataset, visitor)
+    task = st.radio(
+        "Learn",
+        ["classify"] if table_only else TASKS,
+        format_func=TASK_LABELS.get,
+        horizontal=True,
+        key="finetune.task",
+        help="Classes: cross-entropy, scored by ROC AUC. A vote fraction: "
+        "regression (mean squared error). Vote counts: every answer of the "
+        "chosen questions at once, with the Dirichlet-multinomial likelihood of "
+        "the votes (Walmsley et al. 2022); both scored by the mean vote-fraction "
+        "error.",
+    )
+    source = widgets.label_source(dataset, visitor, task)
     cols = st.columns(4)
     n_per_class = cols[0].number_input(
-        "Labels per class",
+        "Labels per class" if task == "classify" else "Labelled galaxies",
         2,
         rules.limits.labels_per_class,
         20,
@@ -73,7 +96,7 @@ with st.expander("Start a run", expanded=True):
         help="Each block unfrozen below the top trains at this times the rate of "
         "the one above it (layer-wise decay, as Zoobot offers).",
     )
-    options = {"schedule": schedule, "lr_decay": float(lr_decay)}
+    options = {"schedule": schedule, "lr_decay": float(lr_decay), "task": task}
     weights = ""
     if rules.allows(visitor, "weights_path") and not table_only:
         weights = st.text_input(
@@ -99,11 +122,11 @@ with st.expander("Start a run", expanded=True):
 with st.expander("Label-count sweep"):
     st.write(
         "Runs for each label count × initialisation × repeat, then test accuracy and "
-        "AUC against label count (the paper's ring figure), with the labels and "
-        "strategy chosen above."
+        "AUC (regressions: vote-fraction error) against label count (the paper's "
+        "ring figure), with the labels, task and strategy chosen above."
     )
     counts = st.multiselect(
-        "Label counts (per class)",
+        "Label counts (per class)" if task == "classify" else "Labelled galaxies",
         [2, *SWEEP_COUNTS],
         SWEEP_COUNTS,
         key="finetune.sweep_counts",
@@ -141,10 +164,16 @@ if not runs.empty:
         st.info(f"Run {target} will stop after its current epoch.")
     if cols[1].button("Apply to the whole dataset", key="finetune.apply"):
         try:
-            column = actions.apply_run(dataset, target, visitor)
+            columns = actions.apply_run(dataset, target, visitor)
+            added = (
+                f"column `{columns[0]}`"
+                if len(columns) == 1
+                else f"{len(columns)} columns (`{columns[0]}`, …)"
+            )
+            them = "it" if len(columns) == 1 else "them"
             st.success(
-                f"Added column `{column}`: colour the UMAP explorer by it, or filter "
-                "similar galaxies by it."
+                f"Added {added}: colour the UMAP explorer by {them}, or filter "
+                f"similar galaxies by {them}."
             )
         except MorphCoreError as e:
             st.error(widgets.plain(f"Cannot apply: {e}"))

@@ -55,9 +55,9 @@ def run_umap(name: str, n_neighbors: int, min_dist: float, visitor: Visitor) -> 
         bar.empty()
 
 
-def apply_run(name: str, run_id: str, visitor: Visitor) -> str:
-    """Predict every galaxy with a finished run (a catalogue column); returns the
-    column's name."""
+def apply_run(name: str, run_id: str, visitor: Visitor) -> list[str]:
+    """Predict every galaxy with a finished run (catalogue columns); returns the
+    columns' names."""
     from morph_core.runs.apply import apply
 
     bar = st.progress(0.0, text="Predicting every galaxy…")

@@ -38,6 +38,8 @@ from morph_core.store.workshops import WorkshopStore
 from morph_core.tools.explorer import NO_COLOUR
 from morph_core.tools.similarity import NeighbourIndex
 from morph_core.training.labels import label_columns as _label_columns
+from morph_core.training.targets import fraction_columns as _fraction_columns
+from morph_core.training.targets import vote_questions as _questions_in
 
 if TYPE_CHECKING:  # the rater's modules load scikit-learn: only on its page
     import plotly.graph_objects as go
@@ -168,6 +170,22 @@ def _tags(root: str, name: str, version: str) -> list[str]:
 def label_columns(name: str) -> list[str]:
     """Catalogue columns a classifier can learn, likeliest first."""
     return _label_columns(catalog(name))
+
+
+def fraction_columns(name: str) -> list[str]:
+    """Catalogue columns a fraction regression can learn."""
+    return _fraction_columns(catalog(name))
+
+
+def vote_questions(name: str) -> list[str]:
+    """The catalogue's decision-tree questions with vote counts (found once per
+    dataset version)."""
+    return _vote_questions(_root(), name, dataset(name).version())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _vote_questions(root: str, name: str, version: str) -> list[str]:
+    return list(_questions_in(_catalog(root, name, version)))
 
 
 def umap(name: str, n_neighbors: int, min_dist: float) -> np.ndarray | None:

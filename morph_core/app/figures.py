@@ -137,13 +137,19 @@ METRICS = {
     "train_loss": "training loss",
     "val_auc": "validation ROC AUC",
     "val_accuracy": "validation accuracy",
+    "val_error": "validation vote-fraction error",
 }
 
 
 def curves_figure(histories: dict[str, pd.DataFrame]) -> go.Figure:
-    """Loss and validation AUC per epoch, one colour per run; the epoch where a
-    new unfreezing stage starts is marked."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation ROC AUC"))
+    """Loss and validation AUC (regressions: the mean vote-fraction error) per
+    epoch, one colour per run; the epoch where a new unfreezing stage starts is
+    marked."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("loss", "validation ROC AUC or vote-fraction error"),
+    )
     for i, (name, history) in enumerate(histories.items()):
         if history.empty:
             continue
@@ -159,10 +165,11 @@ def curves_figure(histories: dict[str, pd.DataFrame]) -> go.Figure:
                 row=1,
                 col=1,
             )
+        score = "val_auc" if "val_auc" in history else "val_error"
         fig.add_scatter(
             x=history["epoch"],
-            y=history["val_auc"],
-            name=f"{name}: {METRICS['val_auc']}",
+            y=history[score],
+            name=f"{name}: {METRICS[score]}",
             line={"color": colour},
             customdata=history["stage"],
             hovertemplate="epoch %{x}: %{y:.3f} (%{customdata})<extra></extra>",
@@ -191,13 +198,21 @@ def curves_figure(histories: dict[str, pd.DataFrame]) -> go.Figure:
 
 def sweep_figure(summary: pd.DataFrame) -> go.Figure:
     """Test ROC AUC and accuracy against labels per class, pretrained vs random
-    (mean and std over repeats): the paper's Fig. 9 for any question."""
+    (mean and std over repeats): the paper's Fig. 9 for any question. A
+    regression's sweep shows its test vote-fraction error."""
+    regression = summary["test_auc_mean"].isna().all()
+    metrics = ("test_error",) if regression else ("test_auc", "test_accuracy")
+    titles = {
+        "test_auc": "test ROC AUC",
+        "test_accuracy": "test accuracy",
+        "test_error": "test vote-fraction error",
+    }
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("test ROC AUC", "test accuracy")
+        rows=1, cols=len(metrics), subplot_titles=[titles[m] for m in metrics]
     )
     for i, (init, rows) in enumerate(summary.groupby("init", sort=True)):
         rows = rows.sort_values("n_per_class")
-        for col, metric in enumerate(("test_auc", "test_accuracy"), start=1):
+        for col, metric in enumerate(metrics, start=1):
             fig.add_scatter(
                 x=rows["n_per_class"],
                 y=rows[f"{metric}_mean"],
@@ -209,7 +224,9 @@ def sweep_figure(summary: pd.DataFrame) -> go.Figure:
                 row=1,
                 col=col,
             )
-    fig.update_xaxes(type="log", title_text="labels per class")
+    fig.update_xaxes(
+        type="log", title_text="labelled galaxies" if regression else "labels per class"
+    )
     fig.update_layout(height=360, margin={"t": 40, "b": 10})
     return fig
 

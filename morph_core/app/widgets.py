@@ -24,6 +24,7 @@ from morph_core.runs import queue
 from morph_core.runs.folder import STATES
 from morph_core.runs.sources import LabelSource
 from morph_core.runs.sweep import sweep_summary
+from morph_core.training.config import Task
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -95,10 +96,30 @@ def plain(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", "  \n")
 
 
-def label_source(dataset: str, visitor: Visitor) -> LabelSource:
-    """Where a fine-tuning run's labels come from: a catalogue column (with a
-    threshold for numbers), a rater's ratings (the visitor's own; anyone's for
-    whoever may see all), or galaxies marked in the explorer."""
+def label_source(dataset: str, visitor: Visitor, task: Task) -> LabelSource:
+    """Where a fine-tuning run's labels come from. For classes: a catalogue
+    column (with a threshold for numbers), a rater's ratings (the visitor's
+    own; anyone's for whoever may see all), or galaxies marked in the
+    explorer; for a fraction, a column of numbers in 0..1; for vote counts,
+    the questions to learn (none chosen: all)."""
+    if task == "fraction":
+        column = st.selectbox(
+            "Fraction to learn",
+            cache.fraction_columns(dataset),
+            key="finetune.fraction",
+        )
+        return LabelSource("column", column=column)
+    if task == "votes":
+        found = cache.vote_questions(dataset)
+        if not found:
+            st.info(
+                "This catalogue has no vote counts (whole-number columns named "
+                "question_answer, e.g. smooth-or-featured_smooth)."
+            )
+        questions = st.multiselect(
+            "Questions (none chosen: every one)", found, key="finetune.questions"
+        )
+        return LabelSource("votes", questions=tuple(questions))
     kind = st.radio(
         "Labels from",
         list(SOURCE_LABELS),
@@ -191,7 +212,14 @@ def _runs_view(dataset: str, visitor: Visitor, was_active: bool) -> None:
         selection_mode="multi-row",
         key="finetune.table",
         column_config=dict.fromkeys(
-            ["best_val_auc", "test_accuracy", "test_auc"], scores
+            [
+                "best_val_auc",
+                "best_val_error",
+                "test_accuracy",
+                "test_auc",
+                "test_error",
+            ],
+            scores,
         ),
     )
     for _, row in runs[runs["state"] == "failed"].iterrows():
@@ -199,6 +227,13 @@ def _runs_view(dataset: str, visitor: Visitor, was_active: bool) -> None:
     chosen = runs.iloc[table.selection.rows] if table.selection.rows else runs.tail(1)
     histories = {r: queue.history(ds, r, visitor) for r in chosen["run_id"]}
     st.plotly_chart(curves_figure(histories), key="finetune.curves")
+    votes = chosen[(chosen["task"] == "votes") & (chosen["state"] == "finished")]
+    if len(votes):
+        st.caption("Test vote-fraction error per question (mean absolute)")
+        st.dataframe(
+            queue.question_errors(ds, list(votes["run_id"]), visitor),
+            column_config=dict.fromkeys(votes["run_id"], scores),
+        )
     sweeps = [s for s in runs["sweep"].unique() if s]
     if sweeps:
         sweep_id = st.selectbox("Sweep", sweeps, key="finetune.sweep_view")

@@ -9,8 +9,8 @@ from torch import nn
 
 class Head(nn.Module):
     """Pooled features -> standardised -> Dense 64 ReLU -> Dropout -> Dense 64
-    ReLU -> Dropout -> one logit (binary: sigmoid) or one per class (softmax), as
-    Walmsley+22 §4.
+    ReLU -> Dropout -> ``n_outputs`` (e.g. one logit for two classes, one per
+    class, one per answer of vote counts), as Walmsley+22 §4.
 
     The input is centred on a fixed mean per feature and divided by one fixed
     scale, the features' overall spread (:meth:`standardise_from`, the training
@@ -24,13 +24,12 @@ class Head(nn.Module):
     def __init__(
         self,
         n_features: int,
-        n_classes: int,
+        n_outputs: int,
         hidden: int,
         dropout: float,
     ):
         super().__init__()
         self.n_features = n_features
-        n_out = 1 if n_classes == 2 else n_classes
         self.layers = nn.Sequential(
             nn.Linear(n_features, hidden),
             nn.ReLU(),
@@ -38,7 +37,7 @@ class Head(nn.Module):
             nn.Linear(hidden, hidden),
             nn.ReLU(),
             nn.Dropout(dropout),
-            nn.Linear(hidden, n_out),
+            nn.Linear(hidden, n_outputs),
         )
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(1))

@@ -1,5 +1,5 @@
-"""Apply a finished run: its classifier's prediction for every galaxy, as a
-catalogue column the explorer colours by and similarity filters by."""
+"""Apply a finished run: its prediction for every galaxy, as catalogue columns
+the explorer colours by and similarity filters by."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ def apply(
     run_id: str,
     progress: ProgressFn | None = None,
     visitor: Visitor = OPERATOR,
-) -> str:
+) -> list[str]:
     """Predict every galaxy with a finished run; saved as a column
-    ``pred_<run name>_<id>``. Returns the column name.
+    ``pred_<run name>_<id>`` (a class's probability, the class, or the
+    fraction), or for vote counts one column per answer,
+    ``pred_<id>_<question>_<answer>_fraction``. Returns the columns' names.
 
     When the run kept the dataset's encoder as it was (head only), the head
     reads the prepared features; otherwise every image goes through the
@@ -49,17 +51,17 @@ def apply(
         p = run.predict_features(np.asarray(dataset.features()))
     else:
         p = run.predict(catalog, progress=progress)
-    name = (folder.request() or {}).get("name", "")
-    column = f"pred_{_slug(name)}_{run_id[-6:]}"
-    table = pd.DataFrame(
-        {
-            "galaxy_id": catalog["galaxy_id"],
-            column: p[:, -1] if p.shape[1] == 2 else p.argmax(1),
-        }
-    )
+    if run.config.task == "votes":
+        names = [f"pred_{run_id[-6:]}_{answer}_fraction" for answer in run.classes]
+        columns = dict(zip(names, p.T, strict=True))
+    else:
+        name = (folder.request() or {}).get("name", "")
+        value = p[:, -1] if p.shape[1] <= 2 else p.argmax(1)
+        columns = {f"pred_{_slug(name)}_{run_id[-6:]}": value}
+    table = pd.DataFrame({"galaxy_id": catalog["galaxy_id"], **columns})
     shared = rules.allows(visitor, "see_all")
     dataset.write_predictions(run_id, table, None if shared else visitor.key)
-    return column
+    return list(columns)
 
 
 def _slug(text: str) -> str:

@@ -31,7 +31,6 @@ from morph_core.runs.folder import WORKER_MODULE, RunFolder, now, seconds_betwee
 from morph_core.runs.sources import LabelSource
 from morph_core.settings import PROJECT_ROOT, run_workers
 from morph_core.training.config import FinetuneConfig
-from morph_core.training.labels import balanced_split
 
 COLUMNS = (
     "run_id",
@@ -40,13 +39,16 @@ COLUMNS = (
     "state",
     "init",
     "strategy",
+    "task",
     "n_per_class",
     "seed",
     "sweep",
     "epochs",
     "best_val_auc",
+    "best_val_error",
     "test_accuracy",
     "test_auc",
+    "test_error",
     "seconds",
     "error",
     "created_at",
@@ -99,8 +101,8 @@ def submit(
     if source.kind == "ratings" and not rules.sees(visitor, source.rater):
         raise Refused("A run may learn only from your own ratings here.")
     catalog = dataset.catalog()
-    labels = source.labels(dataset, catalog)
-    balanced_split(labels, config.n_per_class, config.seed, config.draw)
+    labels = source.targets(dataset, catalog, config.task)
+    labels.split(config.n_per_class, config.seed, config.draw)
     if encoder is None:
         encoder = run_encoder(dataset, init, config)
     created = datetime.now(UTC)
@@ -157,7 +159,7 @@ def run_encoder(
 
 def _run_name(source: LabelSource, config: FinetuneConfig, init: str) -> str:
     options = config.describe()
-    return f"{source.describe()}, {config.n_per_class}/class, {init}" + (
+    return f"{source.describe()}, {config.labels_text()}, {init}" + (
         f", {options}" if options else ""
     )
 
@@ -300,7 +302,8 @@ def history(
 
 def list_runs(dataset: PreparedDataset, visitor: Visitor = OPERATOR) -> pd.DataFrame:
     """One row per run ``visitor`` may see: id, name, owner, state, config, best
-    validation and test scores."""
+    validation and test scores (AUC and accuracy for classes; for regressions
+    ``error``, the mean absolute vote-fraction error)."""
     rules = access.policy()
     root = dataset.runs_folder()
     rows = []
@@ -321,13 +324,16 @@ def list_runs(dataset: PreparedDataset, visitor: Visitor = OPERATOR) -> pd.DataF
                 "state": state["state"],
                 "init": request["init"],
                 "strategy": request["config"]["strategy"],
+                "task": request["config"].get("task", "classify"),
                 "n_per_class": request["config"]["n_per_class"],
                 "seed": request["config"]["seed"],
                 "sweep": request.get("sweep", ""),
                 "epochs": len(epochs),
-                "best_val_auc": float(best["val_auc"].iloc[0]) if len(best) else np.nan,
+                "best_val_auc": _best(best, "val_auc"),
+                "best_val_error": _best(best, "val_error"),
                 "test_accuracy": test.get("accuracy", np.nan),
                 "test_auc": test.get("auc", np.nan),
+                "test_error": test.get("error", np.nan),
                 "seconds": seconds_between(
                     state.get("started_at"), state.get("finished_at")
                 ),
@@ -336,6 +342,25 @@ def list_runs(dataset: PreparedDataset, visitor: Visitor = OPERATOR) -> pd.DataF
             }
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def question_errors(
+    dataset: PreparedDataset, run_ids: list[str], visitor: Visitor = OPERATOR
+) -> pd.DataFrame:
+    """The test vote-fraction error per question (rows) of finished vote-count
+    runs (columns)."""
+    errors = {}
+    for run_id in run_ids:
+        test = run_folder(dataset, run_id, visitor).status().get("test", {})
+        errors[run_id] = {
+            k.split("/", 1)[1]: v for k, v in test.items() if k.startswith("error/")
+        }
+    return pd.DataFrame(errors)
+
+
+def _best(best: pd.DataFrame, metric: str) -> float:
+    """The best epoch's ``metric`` (NaN: no epoch yet, or not this task's)."""
+    return float(best[metric].iloc[0]) if len(best) and metric in best else np.nan
 
 
 def stop(dataset: PreparedDataset, run_id: str, visitor: Visitor = OPERATOR) -> None:

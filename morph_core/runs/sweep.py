@@ -22,7 +22,7 @@ from morph_core.runs.queue import (
 )
 from morph_core.runs.sources import LabelSource
 from morph_core.training.config import FinetuneConfig
-from morph_core.training.labels import LabelError, balanced_split
+from morph_core.training.labels import LabelError
 
 
 def sweep(
@@ -43,11 +43,11 @@ def sweep(
     Refused
         More runs than the policy's sweep size, or than the visitor's quota.
     """
-    labels = source.labels(dataset, dataset.catalog())
+    labels = source.targets(dataset, dataset.catalog(), config.task)
     usable, dropped = [], []
     for n in counts:
         try:
-            balanced_split(labels, n, 0)
+            labels.split(n, 0)
             usable.append(n)
         except LabelError:
             dropped.append(n)
@@ -66,23 +66,26 @@ def sweep(
     sweep_id = "sweep-" + uuid.uuid4().hex[:6]
     with queue_lock(dataset):
         check_queue(dataset, visitor, n_runs)
-        run_ids = [
-            submit(
-                dataset,
-                source,
-                replace(config, n_per_class=n, seed=seed),
-                init,
-                name=f"{source.describe()}, {n}/class, {init}, seed {seed}",
-                sweep=sweep_id,
-                launch=False,
-                encoder=encoders[init],
-                visitor=visitor,
-                counted=True,
-            )
-            for seed in range(repeats)
-            for n in usable
-            for init in inits
-        ]
+        run_ids = []
+        for seed in range(repeats):
+            for n in usable:
+                run_config = replace(config, n_per_class=n, seed=seed)
+                name = f"{source.describe()}, {run_config.labels_text()}"
+                run_ids += [
+                    submit(
+                        dataset,
+                        source,
+                        run_config,
+                        init,
+                        name=f"{name}, {init}, seed {seed}",
+                        sweep=sweep_id,
+                        launch=False,
+                        encoder=encoders[init],
+                        visitor=visitor,
+                        counted=True,
+                    )
+                    for init in inits
+                ]
     start_queued(dataset)
     return sweep_id, run_ids, dropped
 
@@ -93,10 +96,11 @@ def sweep_summary(runs: pd.DataFrame, sweep_id: str) -> pd.DataFrame:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per init and label count: ``test_auc_mean``, ``test_auc_std``,
-    ``test_accuracy_mean``, ``test_accuracy_std`` and ``n_runs``."""
+    """Per init and label count: the mean and std of ``test_auc``,
+    ``test_accuracy`` and ``test_error`` (regressions), e.g. ``test_auc_mean``,
+    and ``n_runs``."""
     groups = runs.groupby(["init", "n_per_class"])
-    table = groups[["test_auc", "test_accuracy"]].agg(["mean", "std"])
+    table = groups[["test_auc", "test_accuracy", "test_error"]].agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     table["n_runs"] = groups.size()
     return table.reset_index()

@@ -20,7 +20,6 @@ from morph_core.runs.queue import claim_next, start_queued
 from morph_core.runs.sources import LabelSource
 from morph_core.store.workspace import Workspace
 from morph_core.training.config import FinetuneConfig
-from morph_core.training.labels import balanced_split
 
 NICENESS = 10  # training yields the CPU to the web server's pages
 THREADS = "2"  # torch's threads: both cores of a small server (at lower priority)
@@ -50,8 +49,9 @@ def train(dataset: PreparedDataset, folder: RunFolder) -> None:
     state = folder.status()
     try:
         catalog = dataset.catalog()
-        labels = LabelSource.from_record(request["source"]).labels(dataset, catalog)
         config = FinetuneConfig(**request["config"])
+        source = LabelSource.from_record(request["source"])
+        labels = source.targets(dataset, catalog, config.task)
         record = request["encoder"]  # None: a table's features, encoder not here
         spec = EncoderSpec.from_record(record) if record is not None else None
         own = config.strategy == "head" and (
@@ -60,7 +60,7 @@ def train(dataset: PreparedDataset, folder: RunFolder) -> None:
         run = train_run(
             catalog,
             labels,
-            balanced_split(labels, config.n_per_class, config.seed, config.draw),
+            labels.split(config.n_per_class, config.seed, config.draw),
             spec,
             config,
             on_epoch=folder.append_epoch,

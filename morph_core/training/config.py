@@ -15,12 +15,24 @@ FinetuneStrategy = Literal["head", "staged"]
 FINETUNE_STRATEGIES: tuple[FinetuneStrategy, ...] = ("head", "staged")
 Schedule = Literal["constant", "cosine"]
 SCHEDULES: tuple[Schedule, ...] = ("constant", "cosine")
+Task = Literal["classify", "fraction", "votes"]
+TASKS: tuple[Task, ...] = ("classify", "fraction", "votes")
+TASK_NAMES = {
+    "classify": "classes",
+    "fraction": "vote fraction (regression)",
+    "votes": "vote counts (Dirichlet-multinomial)",
+}
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
     """How a fine-tuning run trains. Defaults follow the paper where it says (§4).
 
+    ``task`` "classify" learns classes (cross-entropy); "fraction" regresses one
+    vote fraction (mean squared error); "votes" learns the vote counts of
+    decision-tree questions with a Dirichlet-multinomial likelihood (Walmsley+22).
+    ``n_per_class`` is the labels of each class, or for "fraction" and "votes"
+    the labelled galaxies in all (training and validation).
     ``strategy`` "head" trains the head on the frozen encoder's features;
     "staged" then unfreezes ``stages`` groups of the encoder from the top down.
     ``lr_decay`` scales the learning rate of each deeper stage (Zoobot's option;
@@ -51,14 +63,19 @@ class FinetuneConfig:
     draw: int = 0  # which random pick of training labels (the test set: ``seed``)
     schedule: Schedule = "constant"
     warmup_epochs: int = 1
+    task: Task = "classify"
 
     def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise MorphCoreError(f"unknown task {self.task!r}; choose from {TASKS}")
         if self.strategy not in FINETUNE_STRATEGIES:
             raise MorphCoreError(
                 f"unknown strategy {self.strategy!r}; choose from {FINETUNE_STRATEGIES}"
             )
         if self.n_per_class < 2:
             raise MorphCoreError("at least 2 labels per class are needed")
+        if self.task != "classify" and self.n_per_class < 4:
+            raise MorphCoreError("a regression needs at least 4 labelled galaxies")
         if not 0 < self.lr_decay <= 1:
             raise MorphCoreError(f"lr_decay must be in (0, 1], not {self.lr_decay}")
         if self.schedule not in SCHEDULES:
@@ -68,9 +85,15 @@ class FinetuneConfig:
         if self.warmup_epochs < 0:
             raise MorphCoreError("warmup_epochs must be 0 or more")
 
+    def labels_text(self) -> str:
+        """How many labels, in words: "20/class", or "200 galaxies" to regress."""
+        if self.task == "classify":
+            return f"{self.n_per_class}/class"
+        return f"{self.n_per_class} galaxies"
+
     def describe(self) -> str:
         """The options beyond labels, start and strategy, in words ("" if none)."""
-        parts = []
+        parts = [] if self.task == "classify" else [TASK_NAMES[self.task]]
         if self.lr_decay < 1:
             parts.append(f"lr decay {self.lr_decay:g}")
         if self.schedule == "cosine":

@@ -1,4 +1,6 @@
-"""Fine-tune the encoder to a new question from a handful of labels (§4).
+"""Fine-tune the encoder to a new question from a handful of labels (§4): to
+classes, to a vote fraction, or to decision-tree vote counts
+(:mod:`~morph_core.training.tasks`).
 
 First the head alone learns on the frozen encoder's features (computed once,
 Adam 1e-3, early stopping); then, for strategy ``"staged"``, the encoder is
@@ -19,20 +21,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from sklearn.metrics import roc_auc_score
 
 from morph_core.data.manifest import load_manifest
 from morph_core.errors import MorphCoreError
 from morph_core.model.augment import augment
 from morph_core.model.encoder import build_encoder, preprocess_files
-from morph_core.model.heads import Classifier, Head, probabilities
+from morph_core.model.heads import Classifier, Head
 from morph_core.model.spec import EncoderSpec
 from morph_core.model.weights import resolve_encoder
 from morph_core.progress import ProgressFn
 from morph_core.training.config import FinetuneConfig, FinetuneStrategy
-from morph_core.training.labels import Labels, Split, balanced_split, labels_from_column
+from morph_core.training.labels import Labels, Split, labels_from_column
 from morph_core.training.loop import EpochFn, Phase, StopFn, Trainer
 from morph_core.training.schedule import (
     freeze_batch_norm,
@@ -40,6 +40,8 @@ from morph_core.training.schedule import (
     stage_param_groups,
     unfreeze_stages,
 )
+from morph_core.training.targets import Targets, fraction_targets, vote_targets
+from morph_core.training.tasks import Classify, Fraction, Votes, make_task
 
 HEAD_EPOCH_SAMPLES = 256  # features are cached: cheap, and few labels need steps
 MIN_DELTA = 1e-4  # a validation loss must improve by this much to count
@@ -48,9 +50,12 @@ _PARTS = ("train", "val", "test")  # of the labelled galaxies (balanced_split)
 
 @dataclass
 class FinetuneRun:
-    """A trained classifier with its history and test scores.
+    """A trained model with its history and test scores.
 
-    ``predict(catalog)`` gives each galaxy's class probabilities.
+    ``classes`` are the class names, or for a regression the catalogue columns
+    it predicts (one fraction; every answer's votes, grouped by ``questions``).
+    ``predict(catalog)`` gives each galaxy's class probabilities, or its
+    predicted fractions (for vote counts: each answer's expected fraction).
     """
 
     config: FinetuneConfig
@@ -60,6 +65,11 @@ class FinetuneRun:
     history: list[dict] = field(default_factory=list)
     test: dict = field(default_factory=dict)
     folder: Path | None = None
+    questions: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def task(self) -> Classify | Fraction | Votes:
+        return make_task(self.config.task, len(self.classes), self.questions)
 
     def predict(
         self,
@@ -67,7 +77,7 @@ class FinetuneRun:
         batch_size: int = 64,
         progress: ProgressFn | None = None,
     ) -> np.ndarray:
-        """Probabilities ``(n_galaxies, n_classes)`` for the catalogue's ``file``s."""
+        """Predictions ``(n_galaxies, len(classes))`` for the catalogue's ``file``s."""
         if self.spec is None:
             raise MorphCoreError(
                 "this run learnt from a table's features, without their encoder: "
@@ -76,25 +86,26 @@ class FinetuneRun:
         files = catalog["file"].astype(str).tolist()
         out = np.zeros((len(files), len(self.classes)), np.float32)
         self.model.eval()
+        task = self.task
         for start in range(0, len(files), 512):
             images = preprocess_files(files[start : start + 512], self.spec).float()
             with torch.inference_mode():
                 for i in range(0, len(images), batch_size):
                     logits = self.model(images[i : i + batch_size])
-                    out[start + i : start + i + len(logits)] = probabilities(logits)
+                    out[start + i : start + i + len(logits)] = task.predict(logits)
             if progress:
                 progress(min(start + 512, len(files)), len(files))
         return out
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
-        """Probabilities from the encoder's pooled features (head only): the fast
+        """Predictions from the encoder's pooled features (head only): the fast
         path when the encoder was not changed."""
         self.model.eval()
         with torch.inference_mode():
             logits = self.model.head(
                 torch.as_tensor(np.array(features, dtype=np.float32))
             )
-        return probabilities(logits).numpy()
+        return self.task.predict(logits).numpy()
 
     @property
     def encoder_changed(self) -> bool:
@@ -110,6 +121,7 @@ class FinetuneRun:
             "spec": vars(self.spec) if self.spec is not None else None,
             "n_features": self.model.head.n_features,
             "classes": list(self.classes),
+            "questions": [list(q) for q in self.questions],
             "history": self.history,
             "test": self.test,
         }
@@ -127,8 +139,10 @@ class FinetuneRun:
         config = FinetuneConfig(**record["config"])
         spec = EncoderSpec.from_record(record["spec"]) if record["spec"] else None
         classes = tuple(record["classes"])
+        questions = tuple(tuple(q) for q in record.get("questions", []))
         encoder = spec.random_init(spec.seed) if spec is not None else None
-        model = _classifier(encoder, len(classes), config, record.get("n_features"))
+        n_outputs = make_task(config.task, len(classes), questions).n_outputs
+        model = _classifier(encoder, n_outputs, config, record.get("n_features"))
         loaded = model.load_state_dict(state, strict=False)
         # a run saved before heads standardised their input: mean 0 and scale 1
         # keep it as it was trained
@@ -147,27 +161,29 @@ class FinetuneRun:
             record["history"],
             record["test"],
             folder,
+            questions,
         )
 
 
 def _classifier(
     spec: EncoderSpec | None,
-    n_classes: int,
+    n_outputs: int,
     config: FinetuneConfig,
     n_features: int | None = None,
 ) -> Classifier:
-    """The encoder of ``spec`` and a new head; without a spec, a head alone on
-    ``n_features`` given features (a table's, made by an encoder not here)."""
+    """The encoder of ``spec`` and a new head of ``n_outputs``; without a spec,
+    a head alone on ``n_features`` given features (a table's, made by an
+    encoder not here)."""
     encoder = build_encoder(spec) if spec is not None else torch.nn.Identity()
     width = int(encoder.num_features) if spec is not None else int(n_features or 0)
     torch.manual_seed(config.seed)
-    head = Head(width, n_classes, config.hidden, config.dropout)
+    head = Head(width, n_outputs, config.hidden, config.dropout)
     return Classifier(encoder, head)
 
 
 def finetune(
     catalog: pd.DataFrame,
-    label_column: str,
+    label_column: str | None,
     n_labels: int = 20,
     init: str | EncoderSpec = "pretrained",
     strategy: FinetuneStrategy = "staged",
@@ -183,6 +199,10 @@ def finetune(
     ----------
     catalog : DataFrame
         With ``file`` (image paths) and the label column.
+    label_column : str or None
+        Classes, or with ``task="fraction"`` a vote fraction to regress
+        (``n_labels`` galaxies in all); with ``task="votes"`` the question
+        whose vote counts to learn (None: every question of the catalogue).
     init : str or EncoderSpec
         A choice for :func:`~morph_core.model.weights.resolve_encoder`
         (``"pretrained"``: the manifest's default weights here, as no dataset
@@ -191,16 +211,22 @@ def finetune(
     threshold : float, optional
         For a numeric column: label 1 where value >= threshold.
     options
-        Other :class:`~morph_core.training.config.FinetuneConfig` fields.
+        Other :class:`~morph_core.training.config.FinetuneConfig` fields,
+        e.g. ``task``.
 
     Example (see the README): ``run = finetune(catalog, "ring", n_labels=10)``,
     then ``run.test["auc"]`` and ``run.predict(catalog)[:, 1]``.
     """
-    labels = labels_from_column(catalog, label_column, threshold)
     config = FinetuneConfig(
         n_per_class=n_labels, strategy=strategy, seed=seed, **options
     )
-    split = balanced_split(labels, n_labels, seed)
+    if config.task == "votes":
+        labels = vote_targets(catalog, [label_column] if label_column else [])
+    elif config.task == "fraction":
+        labels = fraction_targets(catalog, str(label_column))
+    else:
+        labels = labels_from_column(catalog, str(label_column), threshold)
+    split = labels.split(n_labels, seed)
     spec = (
         init
         if isinstance(init, EncoderSpec)
@@ -211,7 +237,7 @@ def finetune(
 
 def train_run(
     catalog: pd.DataFrame,
-    labels: Labels,
+    labels: Labels | Targets,
     split: Split,
     spec: EncoderSpec | None,
     config: FinetuneConfig,
@@ -223,6 +249,10 @@ def train_run(
 ) -> FinetuneRun:
     """Train, keep the best epoch, score it on the test set; saved to ``folder``.
 
+    ``labels``: classes (:class:`~morph_core.training.labels.Labels`), or
+    targets to regress (:class:`~morph_core.training.targets.Targets`), as
+    ``config.task`` asks.
+
     ``features``: the encoder's pooled features of the catalogue's rows (a
     prepared dataset's, made by ``spec``). A head-only run then reads no image
     and runs no encoder: a run on the demo sky takes seconds, not minutes.
@@ -231,12 +261,16 @@ def train_run(
     """
     if spec is None and (features is None or config.strategy != "head"):
         raise MorphCoreError("without an encoder, only a head on given features")
+    if isinstance(labels, Targets) == (config.task == "classify"):
+        raise MorphCoreError(f"task {config.task!r} does not learn from these labels")
+    names = labels.classes if isinstance(labels, Labels) else labels.columns
+    questions = labels.questions if isinstance(labels, Targets) else ()
+    task = make_task(config.task, len(names), questions)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     width = features.shape[1] if features is not None else None
-    model = _classifier(spec, len(labels.classes), config, width)
+    model = _classifier(spec, task.n_outputs, config, width)
     y = {p: torch.as_tensor(labels.values[getattr(split, p)]) for p in _PARTS}
-    n_classes = len(labels.classes)
     if features is not None and config.strategy == "head":
         feats = {
             p: torch.as_tensor(np.asarray(features[getattr(split, p)], np.float32))
@@ -256,29 +290,28 @@ def train_run(
         with torch.no_grad():  # not inference_mode: the head saves its input
             feats = {part: _embed(model.encoder, pixels) for part, pixels in x.items()}
     model.head.standardise_from(feats["train"])
-    phases = [_head_phase(model, feats, y, n_classes, config, generator)]
+    phases = [_head_phase(model, feats, y, task, config, generator)]
     if config.strategy == "staged":
         set_trainable(list(model.encoder.parameters()), False)
         stages = unfreeze_stages(model.encoder)[: config.stages]
         phases += [
-            _stage_phase(model, stages[: k + 1], x, y, n_classes, config, generator)
+            _stage_phase(model, stages[: k + 1], x, y, task, config, generator)
             for k in range(len(stages))
         ]
-    trainer = Trainer(model, _loss, MIN_DELTA, on_epoch, progress, should_stop)
-    run = FinetuneRun(config, spec, labels.classes, model, folder=folder)
+    trainer = Trainer(model, task.loss, MIN_DELTA, on_epoch, progress, should_stop)
+    run = FinetuneRun(config, spec, names, model, folder=folder, questions=questions)
     run.history = trainer.fit(phases)
     model.eval()
     scorer = model.head if x is feats else model
     run.test = {
-        k: round(v, 4)
-        for k, v in classifier_metrics(scorer, x["test"], y["test"], n_classes).items()
+        k: round(v, 4) for k, v in scores(task, scorer, x["test"], y["test"]).items()
     } | {f"n_{part}": int(len(getattr(split, part))) for part in _PARTS}
     if folder is not None:
         run.save(folder)
     return run
 
 
-def _head_phase(model, feats, y, n_classes, config, generator) -> Phase:
+def _head_phase(model, feats, y, task, config, generator) -> Phase:
     """The head alone on the frozen encoder's cached features."""
     n = len(feats["train"])
     repeats = max(1, math.ceil(HEAD_EPOCH_SAMPLES / n))
@@ -300,9 +333,7 @@ def _head_phase(model, feats, y, n_classes, config, generator) -> Phase:
         module=model.head,
         batches=batches,
         batches_per_epoch=per_epoch,
-        validate=lambda: classifier_metrics(
-            model.head, feats["val"], y["val"], n_classes
-        ),
+        validate=lambda: scores(task, model.head, feats["val"], y["val"]),
         optimiser=optimiser,
         epochs=config.head_epochs,
         patience=config.head_patience,
@@ -310,7 +341,7 @@ def _head_phase(model, feats, y, n_classes, config, generator) -> Phase:
     )
 
 
-def _stage_phase(model, stages, x, y, n_classes, config, generator) -> Phase:
+def _stage_phase(model, stages, x, y, task, config, generator) -> Phase:
     """The head and the unfrozen stages on augmented images, batch norm frozen."""
     groups = stage_param_groups(
         list(model.head.parameters()), stages, config.finetune_lr, config.lr_decay
@@ -334,7 +365,7 @@ def _stage_phase(model, stages, x, y, n_classes, config, generator) -> Phase:
         module=model,
         batches=batches,
         batches_per_epoch=per_epoch,
-        validate=lambda: classifier_metrics(model, x["val"], y["val"], n_classes),
+        validate=lambda: scores(task, model, x["val"], y["val"]),
         optimiser=optimiser,
         epochs=config.stage_epochs,
         patience=config.stage_patience,
@@ -370,37 +401,17 @@ def _embed(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     return torch.cat([encoder(images[i : i + 128]) for i in range(0, len(images), 128)])
 
 
-def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    if logits.shape[1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], y.float())
-    return F.cross_entropy(logits, y.long())
-
-
-def classifier_metrics(
-    model: torch.nn.Module, inputs: torch.Tensor, y: torch.Tensor, n_classes: int
+def scores(
+    task: Classify | Fraction | Votes,
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    y: torch.Tensor,
 ) -> dict:
-    """Loss, accuracy and ROC AUC (one-vs-rest for classes; NaN if one class).
-
-    ``model`` is the classifier on images, or its head on cached features."""
+    """The task's metrics (:mod:`~morph_core.training.tasks`) of ``model``, the
+    classifier on images or its head on cached features."""
     model.eval()
     with torch.inference_mode():
         logits = torch.cat(
             [model(inputs[i : i + 128]) for i in range(0, len(inputs), 128)]
         )
-    p = probabilities(logits).numpy()
-    truth = y.numpy()
-    try:
-        auc = (
-            roc_auc_score(truth, p[:, 1])
-            if n_classes == 2
-            else roc_auc_score(
-                truth, p, multi_class="ovr", labels=list(range(n_classes))
-            )
-        )
-    except ValueError:
-        auc = float("nan")
-    return {
-        "loss": float(_loss(logits, y)),
-        "accuracy": float((p.argmax(1) == truth).mean()),
-        "auc": float(auc),
-    }
+    return task.metrics(logits, y)

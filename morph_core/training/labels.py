@@ -35,6 +35,10 @@ class Labels:
     def counts(self) -> dict[str, int]:
         return {c: int((self.values == i).sum()) for i, c in enumerate(self.classes)}
 
+    def split(self, n_per_class: int, seed: int = 0, draw: int = 0) -> Split:
+        """:func:`balanced_split` of these labels."""
+        return balanced_split(self, n_per_class, seed, draw)
+
 
 def label_columns(catalog: pd.DataFrame) -> list[str]:
     """Catalogue columns a classifier can learn, likeliest first: true/false

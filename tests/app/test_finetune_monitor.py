@@ -109,3 +109,36 @@ def test_marked_galaxies_and_a_sweep(prepared_env, monkeypatch):
     at.run()
     assert at.selectbox(key="finetune.sweep_view").value == runs["sweep"][0]
     assert any("No run of this sweep has finished" in i.value for i in at.info)
+
+
+def test_vote_count_and_fraction_runs_are_queued_as_asked(prepared_env, monkeypatch):
+    monkeypatch.setenv("MORPH_RUN_WORKERS", "0")  # queued, not trained
+    ds = open_dataset("synthetic", prepared_env)
+    at = open_page("finetune_monitor")
+    at.radio(key="finetune.task").set_value("votes").run()
+    assert at.number_input(key="finetune.n_per_class").label == "Labelled galaxies"
+    at.multiselect(key="finetune.questions").set_value(["bar", "merging"])
+    at.number_input(key="finetune.n_per_class").set_value(20)
+    at.button(key="finetune.start").click().run()
+    assert "queued" in at.success[0].value
+    at.radio(key="finetune.task").set_value("fraction").run()
+    at.selectbox(key="finetune.fraction").set_value("has-spiral-arms_yes_fraction")
+    at.button(key="finetune.start").click().run()
+    assert not at.error, at.error[0].value
+    runs = queue.list_runs(ds).sort_values("created_at")
+    assert runs["task"].tolist() == ["votes", "fraction"]
+    assert runs["name"].tolist() == [
+        "votes on bar, merging, 20 galaxies, pretrained, vote counts "
+        "(Dirichlet-multinomial)",
+        "has-spiral-arms_yes_fraction, 20 galaxies, pretrained, vote fraction "
+        "(regression)",
+    ]
+    sources = [queue.run_folder(ds, r).request()["source"] for r in runs["run_id"]]
+    assert sources[0]["kind"] == "votes" and sources[0]["questions"] == [
+        "bar",
+        "merging",
+    ]
+    at.number_input(key="finetune.n_per_class").set_value(60)  # more than are labelled
+    at.button(key="finetune.start").click().run()
+    assert "labelled galaxies\\: 60 for training" in at.error[0].value
+    assert len(queue.list_runs(ds)) == 2

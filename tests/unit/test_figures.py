@@ -90,3 +90,32 @@ def test_sweep_figure_has_a_line_per_init_with_the_spread():
     assert [t.name for t in auc] == ["pretrained", "random"]
     assert list(auc[0].x) == [10, 20] and list(auc[0].y) == [0.8, 0.9]
     assert list(auc[1].error_y.array) == [0]  # a single run has no spread
+
+
+def test_a_regressions_curves_and_sweep_show_the_vote_fraction_error():
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2],
+            "stage": ["head", "head"],
+            "train_loss": [40.0, 30.0],
+            "val_loss": [42.0, 33.0],
+            "val_error": [0.3, 0.2],
+        }
+    )
+    fig = curves_figure({"votes": history})
+    (score,) = [t for t in fig.data if t.xaxis == "x2"]
+    assert score.name == "votes: validation vote-fraction error"
+    assert list(score.y) == [0.3, 0.2]
+    summary = pd.DataFrame(
+        {
+            "init": ["pretrained", "random"],
+            "n_per_class": [100, 100],
+            "test_auc_mean": [np.nan, np.nan],
+            "test_error_mean": [0.1, 0.2],
+            "test_error_std": [0.01, np.nan],
+        }
+    )
+    fig = sweep_figure(summary)
+    assert [t.y[0] for t in fig.data] == [0.1, 0.2]
+    assert fig.layout.annotations[0].text == "test vote-fraction error"
+    assert fig.layout.xaxis.title.text == "labelled galaxies"

@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ def test_queue_run_finish_apply_and_delete(ds):
     table = queue.list_runs(ds).set_index("run_id")
     assert table.loc[first, "epochs"] == len(queue.history(ds, first))
     assert 0 <= table.loc[first, "test_auc"] <= 1
-    column = apply(ds, first)
+    (column,) = apply(ds, first)
     catalog = ds.catalog()
     assert catalog[column].between(0, 1).all() and len(catalog) == 48
     queue.delete(ds, first)
@@ -90,7 +91,7 @@ def test_a_colour_dataset_trains_with_its_own_encoder_and_applies(
     assert EncoderSpec.from_record(request["encoder"]) == ds.encoder_spec() == colour
     state = _wait(ds, run_id, {"finished", "failed"}, timeout=240)
     assert state["state"] == "finished", state.get("error")
-    column = apply(ds, run_id)
+    (column,) = apply(ds, run_id)
     values = ds.catalog()[column]
     assert values.notna().all() and np.isfinite(values).all()
 
@@ -156,6 +157,7 @@ def test_sweep_summary_is_mean_and_spread_per_count_and_init():
         n_per_class=[10, 10, 20, 10],
         test_auc=[0.8, 0.9, 0.95, 0.5],
         test_accuracy=[0.7, 0.8, 0.9, 0.5],
+        test_error=[np.nan] * 4,
     )
     table = summarise(pd.DataFrame(runs)).set_index(["init", "n_per_class"])
     assert table.loc[("pretrained", 10), "test_auc_mean"] == pytest.approx(0.85)
@@ -164,3 +166,79 @@ def test_sweep_summary_is_mean_and_spread_per_count_and_init():
     )
     assert table.loc[("pretrained", 20), "n_runs"] == 1
     assert table.loc[("random", 10), "test_accuracy_mean"] == 0.5
+
+
+@pytest.mark.slow
+def test_a_vote_count_run_trains_in_a_worker_and_applies_a_column_per_answer(ds):
+    votes = LabelSource("votes", questions=("bar", "odd"))
+    config = FinetuneConfig(
+        n_per_class=20, strategy="head", head_epochs=10, task="votes"
+    )
+    run_id = queue.submit(ds, votes, config)
+    state = _wait(ds, run_id, {"finished", "failed"})
+    assert state["state"] == "finished", state.get("error")
+    (row,) = queue.list_runs(ds).itertuples()
+    assert row.task == "votes" and row.name.startswith("votes on bar, odd, 20 galaxies")
+    assert 0 <= row.test_error < 1 and 0 <= row.best_val_error < 1
+    assert np.isnan(row.test_auc)
+    errors = queue.question_errors(ds, [run_id])
+    assert errors.index.tolist() == ["bar", "odd"]
+    assert errors[run_id].mean() == pytest.approx(row.test_error, abs=1e-3)
+    columns = apply(ds, run_id)
+    assert [c.split("_", 2)[2] for c in columns] == [
+        "bar_strong_fraction",
+        "bar_weak_fraction",
+        "bar_no_fraction",
+        "odd_yes_fraction",
+        "odd_no_fraction",
+    ]
+    predicted = ds.catalog()[columns]
+    assert np.allclose(predicted.iloc[:, :3].sum(axis=1), 1, atol=1e-5)
+
+
+def test_a_source_gives_only_what_its_task_learns(ds):
+    votes = LabelSource("votes")
+    for source, config, why in [
+        (votes, QUICK, "learnt by the task 'votes'"),
+        (SOURCE, replace(QUICK, task="votes"), "vote counts from the catalogue"),
+        (
+            LabelSource("ratings", rater="ann"),
+            replace(QUICK, task="fraction"),
+            "a vote fraction is learnt from a catalogue column",
+        ),
+        (
+            LabelSource("votes", questions=("ring",)),
+            replace(QUICK, task="votes"),
+            "no vote counts for",
+        ),
+        (
+            LabelSource("column", column="radius_px"),
+            replace(QUICK, task="fraction"),
+            "outside 0..1",
+        ),
+    ]:
+        with pytest.raises(MorphCoreError, match=why):
+            queue.submit(ds, source, config)
+    assert queue.list_runs(ds).empty
+
+
+def test_a_regression_sweep_counts_galaxies_and_summarises_the_error(ds, monkeypatch):
+    monkeypatch.setenv("MORPH_RUN_WORKERS", "0")  # queued, never trained
+    fraction = LabelSource("column", column="has-spiral-arms_yes_fraction")
+    config = replace(QUICK, task="fraction")
+    _, run_ids, dropped = sweep(ds, fraction, [3, 10, 40], ["pretrained"], 1, config)
+    assert dropped == [3, 40] and len(run_ids) == 1  # 4 at least; 48 - 12 held out
+    (row,) = queue.list_runs(ds).itertuples()
+    assert row.name == "has-spiral-arms_yes_fraction, 10 galaxies, pretrained, seed 0"
+    table = summarise(
+        pd.DataFrame(
+            dict(
+                init=["pretrained", "pretrained"],
+                n_per_class=[10, 10],
+                test_auc=[np.nan, np.nan],
+                test_accuracy=[np.nan, np.nan],
+                test_error=[0.1, 0.2],
+            )
+        )
+    )
+    assert table["test_error_mean"].tolist() == pytest.approx([0.15])
