@@ -1,6 +1,8 @@
 """Command line: ``python -m morph_core prepare <dataset>``, ``datasets``,
-``pretrain`` (the default encoder), ``serve`` (the dashboard, locally or as a
-public demo) and ``admin-secret`` (the admin secret's hash for secrets.toml)."""
+``pretrain`` (the default encoder), ``adapt <dataset>`` (the encoder adapted to
+a dataset's own images, then the dataset prepared with it), ``serve`` (the
+dashboard, locally or as a public demo) and ``admin-secret`` (the admin
+secret's hash for secrets.toml)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.weights import resolve_encoder
 from morph_core.runs.background import prepare_in_background
 from morph_core.settings import PROJECT_ROOT
-from morph_core.training.config import PretrainConfig
+from morph_core.training.config import AdaptConfig, PretrainConfig
 
 logger = logging.getLogger("morph_core")
 
@@ -143,6 +145,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--device", default="cpu", help="cpu, or cuda where there is one")
     t.set_defaults(func=_pretrain)
+
+    ad = sub.add_parser(
+        "adapt",
+        help="adapt the encoder to a prepared dataset's own images "
+        "(self-supervised, no labels), then prepare the dataset with it",
+    )
+    adapt_defaults = AdaptConfig()
+    ad.add_argument("dataset", help="a prepared dataset with images")
+    ad.add_argument(
+        "--weights", help="start from (default: the encoder it was prepared with)"
+    )
+    ad.add_argument("--epochs", type=int, default=adapt_defaults.epochs)
+    ad.add_argument(
+        "--minutes",
+        type=float,
+        default=adapt_defaults.minutes,
+        help="stop after the epoch that passes this",
+    )
+    ad.add_argument("--max-images", type=int, default=adapt_defaults.max_images)
+    ad.add_argument("--batch-size", type=int, default=adapt_defaults.batch_size)
+    ad.add_argument(
+        "--anchor",
+        type=float,
+        default=adapt_defaults.anchor,
+        help="how strongly features stay near the starting encoder's (0: free)",
+    )
+    ad.add_argument(
+        "--no-prepare", action="store_true", help="only save the adapted encoder"
+    )
+    ad.set_defaults(func=_adapt)
 
     v = sub.add_parser("serve", help="run the dashboard (local, or a public demo)")
     v.add_argument(
@@ -264,6 +296,77 @@ def _pretrain(args: argparse.Namespace) -> int:
     minutes = (time.perf_counter() - start) / 60
     print(f"Saved {out} (best epoch {record['best_epoch']}, {minutes:.1f} min)")
     return 0
+
+
+def _adapt(args: argparse.Namespace) -> int:
+    from morph_core.training.adapt import adapt_dataset  # torch
+
+    dataset = open_dataset(args.dataset, args.workspace)
+    if not dataset.is_prepared:
+        raise MorphCoreError(
+            f"{args.dataset} is not prepared: python -m morph_core prepare "
+            f"{args.dataset}, then adapt"
+        )
+    spec = resolve_encoder(args.weights, load_manifest(), dataset.encoder_spec())
+    config = AdaptConfig(
+        epochs=args.epochs,
+        minutes=args.minutes,
+        max_images=args.max_images,
+        batch_size=args.batch_size,
+        anchor=args.anchor,
+    )
+    command = (
+        f"python -m morph_core adapt {args.dataset} --epochs {config.epochs} "
+        f"--minutes {config.minutes:g} --max-images {config.max_images} "
+        f"--batch-size {config.batch_size} --anchor {config.anchor:g}"
+        + (f" --weights {args.weights}" if args.weights else "")
+    )
+    bars: dict[str, tqdm] = {}
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.setdefault(stage, tqdm(total=total, desc=f"{stage:>6}"))
+        bar.update(done - bar.n)
+        if time.monotonic() - last[0] > 1 or done >= total:  # for Home
+            last[0] = time.monotonic()
+            dataset.write_progress(
+                {
+                    "state": "running",
+                    "stage": "adapt the encoder" if stage == "adapt" else "load images",
+                    "done": done,
+                    "total": total,
+                    "fraction": round(done / max(total, 1), 4),
+                    "pid": os.getpid(),
+                    "updated_at": time.time(),
+                }
+            )
+
+    try:
+        folder = adapt_dataset(
+            dataset,
+            spec,
+            config,
+            command,
+            progress,
+            on_epoch=lambda r: tqdm.write(
+                f"epoch {r['epoch']}: loss {r['loss']:.4f}, view matching "
+                f"{r['view_matching']:.1%} ({r['seconds']:.0f}s)"
+            ),
+        )
+    except BaseException as e:
+        reason = str(e) if isinstance(e, MorphCoreError) else "see the log"
+        dataset.write_progress(
+            {"state": "failed", "error": reason, "updated_at": time.time()}
+        )
+        raise
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(f"Saved the adapted encoder and its model card in {folder}")
+    if args.no_prepare:
+        return 0
+    workspace = ["--workspace", str(args.workspace)] if args.workspace else []
+    return main([*workspace, "prepare", args.dataset, "--weights", str(folder)])
 
 
 def _tqdm_progress(bar: tqdm):

@@ -1,8 +1,9 @@
 """Prepares started in the background, one after the other in one process
 (``python -m morph_core.runs.background --workspace ROOT NAME...``), so that a
 first start serves pages at once: a small first-look sky is ready in about half
-a minute while the demo sky follows; Home shows their progress
-(``PreparedDataset.progress``)."""
+a minute while the demo sky follows; and an encoder adapted to a dataset's
+images (``python -m morph_core adapt``), at a lower CPU priority than the web
+server. Home shows their progress (``PreparedDataset.progress``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from morph_core.dataset import PreparedDataset
 from morph_core.runs.folder import process_alive
 from morph_core.settings import PROJECT_ROOT
 
+NICENESS = "10"  # adapting yields the CPU to the web server's pages
 STARTING_S = 30  # how long a new process may take to show its command line
 LOG_NAME = "background.log"  # in <workspace root>/.progress/
 
@@ -70,6 +72,47 @@ def prepare_in_background(datasets: list[PreparedDataset]) -> list[str]:
             }
         )
     return [d.name for d in todo]
+
+
+def adapt_in_background(dataset: PreparedDataset) -> None:
+    """Start adapting the encoder to ``dataset``'s images, then preparing it
+    with the result (``python -m morph_core adapt``, its default settings), at
+    a lower CPU priority; the output goes to the background log. Nothing
+    starts while a prepare or adapt of it runs."""
+    if preparing(dataset):
+        return
+    root = dataset.path.parent
+    log_path = root / ".progress" / LOG_NAME
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [
+                "nice",
+                "-n",
+                NICENESS,
+                sys.executable,
+                "-m",
+                "morph_core",
+                "--workspace",
+                str(root.resolve()),
+                "adapt",
+                dataset.name,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=PROJECT_ROOT,
+        )
+    dataset.write_progress(
+        {
+            "state": "running",
+            "stage": "starting",
+            "done": 0,
+            "total": 1,
+            "pid": process.pid,
+            "updated_at": time.time(),
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

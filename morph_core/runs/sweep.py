@@ -97,10 +97,11 @@ def sweep_summary(runs: pd.DataFrame, sweep_id: str) -> pd.DataFrame:
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per init and label count: the mean and std of ``test_auc``,
-    ``test_accuracy`` and ``test_error`` (regressions), e.g. ``test_auc_mean``,
-    and ``n_runs``."""
+    ``test_accuracy`` and ``test_error`` (regressions), those ``runs`` has,
+    e.g. ``test_auc_mean``, and ``n_runs``."""
+    metrics = [m for m in ("test_auc", "test_accuracy", "test_error") if m in runs]
     groups = runs.groupby(["init", "n_per_class"])
-    table = groups[["test_auc", "test_accuracy", "test_error"]].agg(["mean", "std"])
+    table = groups[metrics].agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     table["n_runs"] = groups.size()
     return table.reset_index()

@@ -143,3 +143,42 @@ class PretrainConfig:
             mean=(0.1,),
             std=(0.15,),
         )
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """How ``adapt`` goes on training an encoder on a dataset's own unlabelled
+    images (SimCLR: two augmented views of each galaxy should match each other
+    and no other galaxy of the batch).
+
+    ``anchor`` weighs a second term that keeps each galaxy's features near the
+    starting encoder's (what it learnt from the votes); 0 lets them go.
+    Training stops after ``epochs`` or ``minutes``, whichever comes first.
+
+    >>> AdaptConfig(batch_size=2)
+    Traceback (most recent call last):
+    ...
+    morph_core.errors.MorphCoreError: batch_size must be at least 8, not 2
+    """
+
+    epochs: int = 15
+    minutes: float = 20.0
+    max_images: int = 5000
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    weight_decay: float = 1e-4
+    temperature: float = 0.2
+    projection: int = 128
+    anchor: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 8:
+            raise MorphCoreError(
+                f"batch_size must be at least 8, not {self.batch_size}"
+            )
+        for name in ("epochs", "max_images"):
+            if getattr(self, name) < 1:
+                raise MorphCoreError(f"{name} must be at least 1")
+        if self.minutes <= 0 or self.temperature <= 0 or self.anchor < 0:
+            raise MorphCoreError("minutes and temperature must be > 0, anchor >= 0")

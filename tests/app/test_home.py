@@ -1,11 +1,14 @@
 import shutil
 import subprocess
 import sys
+import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from morph_core.data.manifest import load_manifest
 from morph_core.dataset import open_dataset
+from morph_core.runs.folder import process_alive
 from morph_core.settings import PROJECT_ROOT
 from tests.app.pages import text
 
@@ -184,3 +187,27 @@ def test_a_first_start_shows_the_first_look_as_soon_as_it_is_ready(prepared_env)
     finally:
         stand_in.kill()
         stand_in.wait()
+
+
+@pytest.mark.slow
+def test_adapting_the_encoder_runs_in_the_background_then_prepares_with_it(
+    prepared_env,
+):
+    ds = open_dataset("synthetic", prepared_env)
+    before = ds.encoder_spec()
+    at = _run()
+    at.button(key="home.adapt").click().run()
+    assert not at.exception
+    record = ds.progress()
+    assert record["state"] == "running" and process_alive(record["pid"])
+    assert at.get("progress")  # the expander now shows how far it is
+    deadline = time.time() + 240
+    while ds.progress()["state"] == "running" or process_alive(record["pid"]):
+        assert time.time() < deadline, "adapting did not finish"
+        time.sleep(1)
+    assert ds.progress()["state"] == "finished"
+    after = open_dataset("synthetic", prepared_env).encoder_spec()
+    assert after != before and "/encoders/adapted-" in after.weights
+    log = (prepared_env / ".progress" / "background.log").read_text()
+    assert "Saved the adapted encoder" in log and "Prepared 'synthetic'" in log
+    assert "adapted-" in " ".join(c.value for c in _run().caption)

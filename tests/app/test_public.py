@@ -36,6 +36,7 @@ def test_home_shows_no_server_paths_and_no_folder_prepare(public):
     )
     assert str(public) not in page and "workspace" not in page
     assert not [e for e in at.expander if e.label == "Use your own images"]
+    assert "home.adapt" not in [b.key for b in at.button]  # an admin's work
     at.selectbox(key="home.dataset").select("decals_rings").run()
     assert not at.get("button") or "home.prepare" not in [b.key for b in at.button]
     assert any("An admin of this server prepares" in i.value for i in at.info)
