@@ -10,7 +10,8 @@ from morph_core.errors import MorphCoreError
 from morph_core.model.spec import EncoderSpec
 
 HEAD_HIDDEN = 64  # Walmsley+22 §4: two dense layers of 64
-HEAD_DROPOUT = 0.75  # §4
+HEAD_DROPOUT = 0.75  # §4, for classes
+REGRESSION_DROPOUT = 0.2  # Zoobot's decision-tree head: 0.75 left it at the mean
 FinetuneStrategy = Literal["head", "staged"]
 FINETUNE_STRATEGIES: tuple[FinetuneStrategy, ...] = ("head", "staged")
 Schedule = Literal["constant", "cosine"]
@@ -32,7 +33,9 @@ class FinetuneConfig:
     vote fraction (mean squared error); "votes" learns the vote counts of
     decision-tree questions with a Dirichlet-multinomial likelihood (Walmsley+22).
     ``n_per_class`` is the labels of each class, or for "fraction" and "votes"
-    the labelled galaxies in all (training and validation).
+    the labelled galaxies in all (training and validation). ``dropout`` None is
+    the paper's 0.75 for classes and Zoobot's 0.2 for regressions
+    (:attr:`head_dropout`).
     ``strategy`` "head" trains the head on the frozen encoder's features;
     "staged" then unfreezes ``stages`` groups of the encoder from the top down.
     ``lr_decay`` scales the learning rate of each deeper stage (Zoobot's option;
@@ -53,7 +56,7 @@ class FinetuneConfig:
     finetune_lr: float = 1e-5
     lr_decay: float = 1.0
     hidden: int = HEAD_HIDDEN
-    dropout: float = HEAD_DROPOUT
+    dropout: float | None = None
     head_epochs: int = 150
     head_patience: int = 15
     stages: int = 6  # unfreezing stages to go through (6: top, 4 block groups, all)
@@ -84,6 +87,15 @@ class FinetuneConfig:
             )
         if self.warmup_epochs < 0:
             raise MorphCoreError("warmup_epochs must be 0 or more")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise MorphCoreError(f"dropout must be in [0, 1), not {self.dropout}")
+
+    @property
+    def head_dropout(self) -> float:
+        """The head's dropout rate."""
+        if self.dropout is not None:
+            return self.dropout
+        return HEAD_DROPOUT if self.task == "classify" else REGRESSION_DROPOUT
 
     def labels_text(self) -> str:
         """How many labels, in words: "20/class", or "200 galaxies" to regress."""

@@ -177,7 +177,7 @@ def _classifier(
     encoder = build_encoder(spec) if spec is not None else torch.nn.Identity()
     width = int(encoder.num_features) if spec is not None else int(n_features or 0)
     torch.manual_seed(config.seed)
-    head = Head(width, n_outputs, config.hidden, config.dropout)
+    head = Head(width, n_outputs, config.hidden, config.head_dropout)
     return Classifier(encoder, head)
 
 

@@ -24,3 +24,22 @@ def test_start_a_run_and_watch_it_live(server, page):
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     page.get_by_role("button", name="Apply to the whole dataset").click()
     expect(page.get_by_text("Added column pred_")).to_be_visible(timeout=RUN_TIMEOUT)
+
+
+def test_learn_the_vote_counts_and_apply_a_column_per_answer(server, page):
+    page.goto(f"{server}/finetune_monitor")
+    expect(page.get_by_role("heading", name="Fine-tune monitor")).to_be_visible()
+    page.get_by_text("the vote counts (decision tree)").click()
+    labelled = page.get_by_role("spinbutton", name="Labelled galaxies")
+    labelled.fill("20")
+    labelled.press("Enter")
+    page.get_by_label("Strategy", exact=True).click()
+    page.get_by_role("option", name="head only").click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_text("queued.")).to_be_visible()
+    # the newest run is shown when none is selected: its per-question errors
+    expect(page.get_by_text("Test vote-fraction error per question")).to_be_visible(
+        timeout=RUN_TIMEOUT
+    )
+    page.get_by_role("button", name="Apply to the whole dataset").click()
+    expect(page.get_by_text("Added 38 columns")).to_be_visible(timeout=RUN_TIMEOUT)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy.stats import dirichlet_multinomial
 
+from morph_core.data.synthetic.volunteers import QUESTIONS
 from morph_core.dataset import open_dataset
 from morph_core.errors import MorphCoreError
 from morph_core.training.config import FinetuneConfig
@@ -21,18 +22,7 @@ from morph_core.training.targets import (
 from morph_core.training.tasks import Votes, dirichlet_multinomial_nll
 
 FRACTION = "has-spiral-arms_yes_fraction"
-TREE = [
-    "smooth-or-featured",
-    "disk-edge-on",
-    "has-spiral-arms",
-    "bar",
-    "bulge-size",
-    "spiral-winding",
-    "spiral-arm-count",
-    "merging",
-    "odd",
-    "odd-feature",
-]
+TREE = list(QUESTIONS)  # the synthetic sky's decision tree
 
 
 @pytest.fixture
@@ -171,6 +161,11 @@ def test_a_task_learns_only_from_its_kind_of_labels(catalog):
             FinetuneConfig(n_per_class=4, strategy="head", task="votes"),
             features=np.zeros((len(catalog), 8), np.float32),
         )
+    assert FinetuneConfig().head_dropout == 0.75  # the paper's, for classes
+    assert FinetuneConfig(task="votes").head_dropout == 0.2  # Zoobot's
+    assert FinetuneConfig(task="fraction", dropout=0.5).head_dropout == 0.5
+    with pytest.raises(MorphCoreError, match="dropout must be in"):
+        FinetuneConfig(dropout=1.0)
     with pytest.raises(MorphCoreError, match="unknown task"):
         FinetuneConfig(task="segment")
     with pytest.raises(MorphCoreError, match="at least 4 labelled"):
