@@ -41,5 +41,9 @@ def test_learn_the_vote_counts_and_apply_a_column_per_answer(server, page):
     expect(page.get_by_text("Test vote-fraction error per question")).to_be_visible(
         timeout=RUN_TIMEOUT
     )
+    # the run to act on (the page keeps this visitor's earlier choice)
+    page.get_by_label("Run", exact=True).click()
+    page.keyboard.type("votes on every question")
+    page.keyboard.press("Enter")
     page.get_by_role("button", name="Apply to the whole dataset").click()
     expect(page.get_by_text("Added 38 columns")).to_be_visible(timeout=RUN_TIMEOUT)

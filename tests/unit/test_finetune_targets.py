@@ -10,6 +10,7 @@ from scipy.stats import dirichlet_multinomial
 from morph_core.data.synthetic.volunteers import QUESTIONS
 from morph_core.dataset import open_dataset
 from morph_core.errors import MorphCoreError
+from morph_core.model.spec import EncoderSpec
 from morph_core.training.config import FinetuneConfig
 from morph_core.training.finetune import FinetuneRun, finetune, train_run
 from morph_core.training.labels import LabelError, labels_from_column
@@ -170,3 +171,32 @@ def test_a_task_learns_only_from_its_kind_of_labels(catalog):
         FinetuneConfig(task="segment")
     with pytest.raises(MorphCoreError, match="at least 4 labelled"):
         FinetuneConfig(task="fraction", n_per_class=3)
+
+
+def test_vote_counts_train_a_colour_convnext_unfrozen_and_reload(catalog, tmp_path):
+    spec = EncoderSpec(
+        architecture="convnext_nano",
+        channels=3,
+        image_size=32,
+        mean=(0.5,) * 3,
+        std=(0.25,) * 3,
+    )
+    run = finetune(
+        catalog,
+        "bar",
+        n_labels=20,
+        task="votes",
+        init=spec,
+        folder=tmp_path / "run",
+        head_epochs=3,
+        stages=2,
+        stage_epochs=1,
+    )
+    stages = list(dict.fromkeys(r["stage"] for r in run.history))
+    assert stages[0] == "head" and len(stages) == 3  # the head, then two stages
+    assert run.classes == ("bar_strong", "bar_weak", "bar_no")
+    p = run.predict(catalog)
+    assert p.shape == (len(catalog), 3) and np.allclose(p.sum(1), 1, atol=1e-5)
+    again = FinetuneRun.load(tmp_path / "run")
+    assert again.spec == spec and again.config.task == "votes"
+    np.testing.assert_allclose(again.predict(catalog), p, atol=1e-6)
