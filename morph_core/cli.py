@@ -322,24 +322,10 @@ def _adapt(args: argparse.Namespace) -> int:
         + (f" --weights {args.weights}" if args.weights else "")
     )
     bars: dict[str, tqdm] = {}
-    last = [0.0]
 
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.setdefault(stage, tqdm(total=total, desc=f"{stage:>6}"))
         bar.update(done - bar.n)
-        if time.monotonic() - last[0] > 1 or done >= total:  # for Home
-            last[0] = time.monotonic()
-            dataset.write_progress(
-                {
-                    "state": "running",
-                    "stage": "adapt the encoder" if stage == "adapt" else "load images",
-                    "done": done,
-                    "total": total,
-                    "fraction": round(done / max(total, 1), 4),
-                    "pid": os.getpid(),
-                    "updated_at": time.time(),
-                }
-            )
 
     try:
         folder = adapt_dataset(
@@ -353,12 +339,6 @@ def _adapt(args: argparse.Namespace) -> int:
                 f"{r['view_matching']:.1%} ({r['seconds']:.0f}s)"
             ),
         )
-    except BaseException as e:
-        reason = str(e) if isinstance(e, MorphCoreError) else "see the log"
-        dataset.write_progress(
-            {"state": "failed", "error": reason, "updated_at": time.time()}
-        )
-        raise
     finally:
         for bar in bars.values():
             bar.close()

@@ -25,8 +25,10 @@ Everything else asks :class:`PreparedDataset` for these; nothing builds a path.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
+import time
 from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import Any
@@ -236,6 +238,11 @@ class PreparedDataset:
 
     def write_progress(self, record: dict[str, Any]) -> None:
         Workspace(self.path.parent / PROGRESS).write_json(f"{self.name}.json", record)
+
+    def record_progress(self, **fields: Any) -> None:
+        """Write the progress record of work done by this process (its pid and
+        the time added), e.g. a prepare's or an adapt's."""
+        self.write_progress({"pid": os.getpid(), "updated_at": time.time(), **fields})
 
     def save_source(self, entry: DatasetEntry) -> None:
         """Record the entry the dataset is prepared from (written when it changes)."""

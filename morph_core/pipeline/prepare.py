@@ -9,7 +9,6 @@ own record, and keeps the dataset's version (the app's cache key).
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -122,16 +121,10 @@ def prepare(
         if fresh and not resumable(dataset):  # (kept: not listed, resumed next time)
             shutil.rmtree(dataset.path, ignore_errors=True)
         reason = str(error) if isinstance(error, MorphCoreError) else "see the log"
-        _record(dataset, state="failed", error=reason)
+        dataset.record_progress(state="failed", error=reason)
         raise
-    _record(dataset, state="finished", stage=STAGES[-1], done=1, total=1)
+    dataset.record_progress(state="finished", stage=STAGES[-1], done=1, total=1)
     return summary
-
-
-def _record(dataset: PreparedDataset, **fields) -> None:
-    """The prepare's progress record (see :meth:`PreparedDataset.progress`)."""
-    record = {"pid": os.getpid(), "updated_at": time.time(), **fields}
-    dataset.write_progress(record)
 
 
 class _Prepare:
@@ -150,8 +143,7 @@ class _Prepare:
         if time.monotonic() - self.last_record > 1 or done >= total:
             self.last_record = time.monotonic()
             fraction = (STAGES.index(stage) + done / max(total, 1)) / len(STAGES)
-            _record(
-                self.dataset,
+            self.dataset.record_progress(
                 state="running",
                 stage=stage,
                 done=done,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from morph_core.training.loop import EpochFn
 
 PROBE_IMAGES = 256  # held-out galaxies whose views are matched after each epoch
 MIN_IMAGES = 16
+STAGE_NAMES = {"load": "load images", "adapt": "adapt the encoder"}  # on Home
 
 
 def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float):
@@ -77,13 +79,52 @@ def adapt_dataset(
     dataset (``config.max_images`` at most, a seeded pick) into a new folder
     ``<dataset>/encoders/adapted-<time>`` with its model card (``command``
     reproduces it); returns the folder. ``progress(stage, done, total)`` with
-    stages "load" and "adapt".
+    stages "load" and "adapt"; the dataset's progress record (Home's) follows
+    them, at most once a second, and says why when it fails.
 
     Raises
     ------
     MorphCoreError
         A dataset without images here (a table of features), too few images.
     """
+    last = [0.0]
+
+    def report(stage: str) -> ProgressFn:
+        def update(done: int, total: int) -> None:
+            if progress:
+                progress(stage, done, total)
+            if time.monotonic() - last[0] > 1 or done >= total:
+                last[0] = time.monotonic()
+                dataset.record_progress(
+                    state="running",
+                    stage=STAGE_NAMES[stage],
+                    done=done,
+                    total=total,
+                    fraction=round(done / max(total, 1), 4),
+                )
+
+        return update
+
+    try:
+        folder, record = _adapt_images(dataset, spec, config, report, on_epoch)
+    except BaseException as error:
+        reason = str(error) if isinstance(error, MorphCoreError) else "see the log"
+        dataset.record_progress(state="failed", error=reason)
+        raise
+    (folder / "MODEL_CARD.md").write_text(model_card(record, dataset.name, command))
+    dataset.record_progress(state="finished", stage=STAGE_NAMES["adapt"])
+    return folder
+
+
+def _adapt_images(
+    dataset: PreparedDataset,
+    spec: EncoderSpec,
+    config: AdaptConfig,
+    report: Callable[[str], ProgressFn],
+    on_epoch: EpochFn | None,
+) -> tuple[Path, dict]:
+    """The dataset's images checked, picked, loaded and adapted to: the new
+    folder and its record."""
     if dataset.representation_only:
         raise MorphCoreError(
             f"{dataset.name} is a table of features without images: nothing to adapt to"
@@ -95,22 +136,9 @@ def adapt_dataset(
         )
     rng = np.random.default_rng(config.seed)
     picked = np.sort(rng.permutation(len(files))[: config.max_images])
-    images = preprocess_files(
-        list(files[picked]),
-        spec,
-        (lambda done, total: progress("load", done, total)) if progress else None,
-    )
+    images = preprocess_files(list(files[picked]), spec, report("load"))
     folder = dataset.path / "encoders" / time.strftime("adapted-%Y%m%d-%H%M%S")
-    record = adapt(
-        images,
-        spec,
-        config,
-        folder,
-        (lambda done, total: progress("adapt", done, total)) if progress else None,
-        on_epoch,
-    )
-    (folder / "MODEL_CARD.md").write_text(model_card(record, dataset.name, command))
-    return folder
+    return folder, adapt(images, spec, config, folder, report("adapt"), on_epoch)
 
 
 def adapt(
