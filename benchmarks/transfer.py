@@ -1,6 +1,10 @@
 """Does the default encoder's representation transfer? (Walmsley+22 §1-2)
 
-Usage: ``.venv/bin/python benchmarks/transfer.py [--synthetic 12000]``
+Usage: ``.venv/bin/python benchmarks/transfer.py [--synthetic 12000] [--candidate DIR]``
+
+``--candidate`` adds an encoder folder (timm format, e.g. a new ``pretrain --out``)
+as a fourth column and records to ``transfer-candidate`` instead, so a new
+default is measured against today's before it replaces it.
 
 Features from (a) the pretrained default encoder, (b) the same architecture
 randomly initialised, (c) raw pixels, all on the same preprocessed greyscale
@@ -52,14 +56,23 @@ TAGS = {  # tag -> the true feature it names
     "#overlapping": lambda c: c["overlapping"],
     "#lens": lambda c: c["lens"],
 }
-ENCODERS = ("pretrained", "random init", "raw pixels")
 WEIGHTS_NAME = "efficientnet_b0-synthetic"  # the project's pretrained encoder
 
 
-def encoders() -> dict[str, EncoderSpec | None]:
+def encoders(candidate: Path | None = None) -> dict[str, EncoderSpec | None]:
     pretrained = resolve_encoder(WEIGHTS_NAME, load_manifest())
     random_init = pretrained.random_init(seed=0)
-    return {"pretrained": pretrained, "random init": random_init, "raw pixels": None}
+    specs: dict[str, EncoderSpec | None] = {"pretrained": pretrained}
+    if candidate:
+        spec = EncoderSpec.from_folder(candidate)
+        if _input(spec) != _input(pretrained):  # features() preprocesses once
+            raise SystemExit(f"{candidate}: not the default encoder's input")
+        specs["candidate"] = spec
+    return specs | {"random init": random_init, "raw pixels": None}
+
+
+def _input(spec: EncoderSpec) -> tuple:
+    return spec.channels, spec.image_size, spec.crop_fraction, spec.mean, spec.std
 
 
 def features(files: list[str], specs: dict) -> dict[str, np.ndarray]:
@@ -150,12 +163,13 @@ def real_rows(specs: dict) -> dict:
 
 def table(results: dict) -> str:
     syn, real = results["synthetic"], results["real"]
+    names = list(real)
     lines = [
         f"Held-out synthetic survey ({results['n_synthetic']:,} galaxies, seed 42) "
         f"and real sets; {results['minutes']:.1f} min. Best per row in bold.",
         "",
-        "| row | " + " | ".join(ENCODERS) + " |",
-        "| --- |" + " --- |" * len(ENCODERS),
+        "| row | " + " | ".join(names) + " |",
+        "| --- |" + " --- |" * len(names),
     ]
 
     def line(label: str, values: list[float]) -> None:
@@ -171,22 +185,22 @@ def table(results: dict) -> str:
             ("mean_tag", f"mean P@7 tag over {n} queries"),
             ("mean_truth", "mean P@7 true feature"),
         ]:
-            line(f"synthetic {tag}: {label}", [syn[e][tag][key] for e in ENCODERS])
+            line(f"synthetic {tag}: {label}", [syn[e][tag][key] for e in names])
     line(
         "synthetic rings: linear probe ROC AUC",
-        [syn[e]["ring_probe_auc"] for e in ENCODERS],
+        [syn[e]["ring_probe_auc"] for e in names],
     )
     line(
         "real DECaLS rings: mean P@7 (235 ring queries)",
-        [real[e]["rings_precision_at_7"] for e in ENCODERS],
+        [real[e]["rings_precision_at_7"] for e in names],
     )
     line(
         "real DECaLS rings: linear probe ROC AUC",
-        [real[e]["rings_probe_auc"] for e in ENCODERS],
+        [real[e]["rings_probe_auc"] for e in names],
     )
     line(
         "real GZ1 mergers: linear probe ROC AUC",
-        [real[e]["gz1_mergers_probe_auc"] for e in ENCODERS],
+        [real[e]["gz1_mergers_probe_auc"] for e in names],
     )
     return "\n".join(lines)
 
@@ -194,9 +208,10 @@ def table(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--synthetic", type=int, default=12000)
+    parser.add_argument("--candidate", type=Path, help="an encoder folder to compare")
     args = parser.parse_args()
     start = time.perf_counter()
-    specs = encoders()
+    specs = encoders(args.candidate)
     synthetic = synthetic_rows(args.synthetic, specs)
     results = {
         "n_synthetic": args.synthetic,
@@ -205,8 +220,11 @@ def main() -> None:
         "real": real_rows(specs),
         "weights": load_manifest().weight(WEIGHTS_NAME).folder,
     }
+    if args.candidate:
+        results["candidate"] = str(args.candidate)
     results["minutes"] = (time.perf_counter() - start) / 60
-    record("transfer", results, table(results))
+    topic = "transfer-candidate" if args.candidate else "transfer"
+    record(topic, results, table(results))
 
 
 if __name__ == "__main__":

@@ -138,6 +138,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=int, default=defaults.image_size)
     t.add_argument("--batch-size", type=int, default=defaults.batch_size)
     t.add_argument(
+        "--variety",
+        type=float,
+        default=defaults.variety,
+        help="domain randomisation of the training survey, 0-1",
+    )
+    t.add_argument(
         "--work", type=Path, default=Path("pretrain-work"), help="training survey"
     )
     t.add_argument(
@@ -270,6 +276,7 @@ def _pretrain(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             image_size=args.image_size,
             batch_size=args.batch_size,
+            variety=args.variety,
         )
     except ValueError as e:
         raise MorphCoreError(str(e)) from e

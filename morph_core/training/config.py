@@ -134,6 +134,7 @@ class PretrainConfig:
     weight_decay: float = 1e-4
     val_fraction: float = 0.1
     seed: int = 0
+    variety: float = 0.0  # the training survey's domain randomisation (SurveySpec)
 
     def __post_init__(self) -> None:
         for name in ("n_galaxies", "epochs", "batch_size"):
@@ -143,6 +144,8 @@ class PretrainConfig:
             raise ValueError("image_size must be in 32..render_size")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError("val_fraction must be in (0, 0.5)")
+        if not 0 <= self.variety <= 1:
+            raise ValueError(f"variety must be in [0, 1], not {self.variety}")
 
     def spec(self) -> EncoderSpec:
         """The encoder it trains: greyscale, ``image_size`` px, random init from

@@ -75,6 +75,8 @@ def test_bad_generator_settings_are_refused_before_any_work(env, tmp_path, capsy
     assert "image_size must be in 32..render_size" in capsys.readouterr().err
     assert main(["pretrain", "--galaxies", "-5", "--work", str(work)]) == 2
     assert "n_galaxies must be >= 1" in capsys.readouterr().err
+    assert main(["pretrain", "--variety", "1.5", "--work", str(work)]) == 2
+    assert "variety must be in [0, 1]" in capsys.readouterr().err
     assert not work.exists()
 
 

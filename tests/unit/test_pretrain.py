@@ -75,8 +75,12 @@ def test_tiny_pretraining_reduces_loss_and_saves_loadable_weights(tmp_path):
     # other settings render a new survey
     other = PretrainConfig(n_galaxies=8, render_size=48, image_size=32)
     assert len(training_survey(other, tmp_path / "work")) == 8
+    varied = PretrainConfig(n_galaxies=8, render_size=48, image_size=32, variety=1.0)
+    assert "flocculence" in training_survey(varied, tmp_path / "work")
 
 
 def test_invalid_config_fails_before_work():
     with pytest.raises(ValueError, match="image_size"):
         PretrainConfig(image_size=16)
+    with pytest.raises(ValueError, match="variety"):
+        PretrainConfig(variety=2.0)

@@ -113,6 +113,7 @@ def test_every_class_renders_a_galaxy():
         ({"morphologies": {"blob": 1.0}}, "unknown morphology 'blob'"),
         ({"morphologies": {"spiral": -1.0}}, "must be >= 0"),
         ({"duplicate_rate": 0.7}, "duplicate_rate"),
+        ({"variety": 1.5}, "variety"),
     ],
 )
 def test_invalid_settings_fail_before_work(kwargs, message, tmp_path):
@@ -126,3 +127,35 @@ def test_a_chosen_mix_of_classes():
     shares = make_catalog(spec)["morphology"].value_counts(normalize=True)
     assert set(shares.index) == {"spiral", "merger"}
     assert abs(shares["merger"] - 0.5) < 0.08
+
+
+STYLE = ["arm_sharpness", "arm_contrast", "flocculence", "ring_partial"]
+
+
+def test_variety_widens_the_look_and_keeps_the_galaxies():
+    plain = make_catalog(SurveySpec(3000, 128, seed=5))
+    varied = make_catalog(SurveySpec(3000, 128, seed=5, variety=1.0))
+    assert not set(STYLE + ["stretch_sigmas"]) & set(plain.columns)  # the demo look
+    same = ["galaxy_id", "morphology", "bar", "arms", "ring", "merging", "image_seed"]
+    assert plain[same].equals(varied[same])  # the same galaxies, only their look varies
+    assert varied["radius_px"].std() > 1.3 * plain["radius_px"].std()
+    assert varied["flux"].median() > 3 * plain["flux"].median()
+    assert varied["psf_fwhm_px"].max() > plain["psf_fwhm_px"].max() + 0.5
+    ringed = varied["ring"].to_numpy()
+    assert (varied.loc[ringed, "ring_partial"] > 0).all()
+    assert (varied.loc[~ringed, "ring_partial"] == 0).all()
+    spiral = varied["morphology"].isin(["spiral", "merger"])
+    assert (varied.loc[~spiral, "flocculence"] == 0).all()
+    assert set(varied["arm_sharpness"]) == {1.0, 2.0, 4.0}
+
+
+def test_style_columns_change_what_is_drawn():
+    truth = make_catalog(SurveySpec(400, 128, seed=2, variety=1.0))
+    row = truth[(truth["morphology"] == "spiral") & truth["ring"]].iloc[0].to_dict()
+    base = row | {"flocculence": 0.0, "ring_partial": 0.0, "stretch_sigmas": 1.5}
+    image = render_galaxy(base, 96).astype(float)
+    for change in ({"flocculence": 1.0}, {"ring_partial": 1.0}, {"arm_sharpness": 1}):
+        assert np.abs(render_galaxy(base | change, 96) - image).mean() > 0.5, change
+    # a softer display stretch hides the sky noise, as survey cutouts do
+    soft = render_galaxy(base | {"stretch_sigmas": 9.0}, 96).astype(float)
+    assert soft[:12, :12].std() < 0.5 * image[:12, :12].std()

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import galsim
 import numpy as np
+from scipy.ndimage import gaussian_filter
 from scipy.signal import fftconvolve
 
 from morph_core.data.synthetic.truth import WINDINGS
@@ -164,12 +165,16 @@ class _Painter:
             pitch = np.radians(WINDINGS[p["winding"]])
             theta = np.arctan2(v, u) + rng.uniform(0, 2 * np.pi)
             phase = arms * (theta - np.log(radius + 1e-3) / np.tan(pitch))
-            strength = 0.5 + 0.45 * float(p["prominence"])
-            pattern = (0.5 + 0.5 * np.cos(phase)) ** 4
+            strength = (0.5 + 0.45 * float(p["prominence"])) * float(
+                p.get("arm_contrast", 1.0)
+            )
+            pattern = (0.5 + 0.5 * np.cos(phase)) ** float(p.get("arm_sharpness", 4))
             inner = np.clip(radius / (0.4 * self.r), 0, 1)  # arms start off the bulge
             disc = disc * ((1 - strength * inner) + 2.5 * strength * inner * pattern)
             knots = self.knots(u, v, radius, pattern, rng.integers(15, 50))
             self.paint(knots, 0.12 * disc_flux, BLUE)
+        if (flocculence := float(p.get("flocculence", 0.0))) > 0:
+            disc = disc * np.exp(0.8 * flocculence * self.texture())
         self.paint(disc, disc_flux, DISC)
         if p["bar"] != "none":
             strong = p["bar"] == "strong"
@@ -193,7 +198,19 @@ class _Painter:
             )
             width = ring_radius * rng.uniform(0.07, 0.14)
             ring = np.exp(-0.5 * ((radius - ring_radius) / width) ** 2)
-            self.paint(ring, disc_flux * (0.15 + 0.35 * float(p["prominence"])), BLUE)
+            colour = BLUE
+            if (partial := float(p.get("ring_partial", 0.0))) > 0:  # pseudo-rings
+                gap = np.cos(2 * (np.arctan2(v, u) - rng.uniform(0, np.pi)))
+                ring = ring * (1 - partial * (0.5 + 0.5 * gap))
+                colour = BLUE * (1 - partial) + DISC * partial
+            self.paint(ring, disc_flux * (0.15 + 0.35 * float(p["prominence"])), colour)
+
+    def texture(self) -> np.ndarray:
+        """Flocculent disc texture: smoothed noise with zero mean and unit spread."""
+        field = gaussian_filter(
+            self.rng.normal(size=self.x.shape), sigma=max(1.0, 0.12 * self.r)
+        )
+        return (field - field.mean()) / (field.std() + 1e-9)
 
     def knots(self, u, v, radius, pattern, n: int) -> np.ndarray:
         """Star-forming clumps along the arms."""
@@ -356,9 +373,8 @@ class _Painter:
                 - sky[i]
                 + self.rng.normal(0, READ_NOISE, band.shape)
             )
-            scaled = np.arcsinh(pixels / (STRETCH_SIGMAS * sigma)) / np.arcsinh(
-                STRETCH_MAX
-            )
+            softening = float(p.get("stretch_sigmas", STRETCH_SIGMAS)) * sigma
+            scaled = np.arcsinh(pixels / softening) / np.arcsinh(STRETCH_MAX)
             out[..., 2 - i] = (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
         if artifact == "bad-columns":
             columns = self.rng.integers(0, self.size, self.rng.integers(1, 4))

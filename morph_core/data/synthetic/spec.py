@@ -34,6 +34,11 @@ class SurveySpec:
         are normalised. Empty means the default mix.
     duplicate_rate : float
         Share of extra detections of an already listed galaxy a few arcseconds away.
+    variety : float
+        Domain randomisation, 0-1: 0 is the demo sky's look; more widens galaxy
+        sizes, PSF and sky level, and varies how sharp and strong spiral arms are,
+        flocculent disc texture and ring shapes (partial rings, inner rings at
+        the bar's end). The encoder's training survey uses it.
 
     >>> SurveySpec(n_galaxies=-1)
     Traceback (most recent call last):
@@ -46,6 +51,7 @@ class SurveySpec:
     seed: int = 42
     morphologies: dict[str, float] = field(default_factory=dict)
     duplicate_rate: float = 0.002
+    variety: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_galaxies, int) or self.n_galaxies < 1:
@@ -69,6 +75,8 @@ class SurveySpec:
             raise ValueError(
                 f"duplicate_rate must be in [0, 0.5), not {self.duplicate_rate}"
             )
+        if not 0 <= self.variety <= 1:
+            raise ValueError(f"variety must be in [0, 1], not {self.variety}")
 
     def shares(self) -> dict[str, float]:
         """The share of each primary class, summing to 1."""

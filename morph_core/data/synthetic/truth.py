@@ -69,7 +69,7 @@ def draw_truth(spec: SurveySpec, rng: np.random.Generator) -> pd.DataFrame:
             is_["elliptical"], rng.uniform(0.5, 1.0, n), rng.uniform(0.35, 1.0, n)
         ),
     )
-    return pd.DataFrame(
+    truth = pd.DataFrame(
         {
             "morphology": morphology,
             "bar": np.asarray(BARS)[bar],
@@ -97,3 +97,32 @@ def draw_truth(spec: SurveySpec, rng: np.random.Generator) -> pd.DataFrame:
             "image_seed": rng.integers(0, 2**62, n),
         }
     )
+    if spec.variety > 0:
+        _vary(truth, spec.variety, np.random.default_rng([spec.seed, 1]))
+    return truth
+
+
+def _vary(truth: pd.DataFrame, v: float, rng: np.random.Generator) -> None:
+    """Domain randomisation of strength ``v`` (0-1), in place: wider sizes, PSF
+    and sky, brighter galaxies, and the style columns the renderer reads
+    (``stretch_sigmas``: the display stretch's softening in sky-noise units, as
+    survey cutouts hide more of their noise; ``arm_sharpness``, ``arm_contrast``,
+    ``flocculence``, ``ring_partial``). Its own generator keeps
+    every other draw of the survey as it was."""
+    n = len(truth)
+    spiral = truth["morphology"].isin(["spiral", "merger"]).to_numpy()
+    truth["radius_px"] = (
+        (truth["radius_px"] * np.exp(rng.normal(0.3 * v, 0.35 * v, n)))
+        .clip(6, 52)
+        .round(2)
+    )
+    truth["flux"] = (truth["flux"] * np.exp(rng.normal(1.5 * v, 0.5 * v, n))).round(0)
+    truth["stretch_sigmas"] = rng.uniform(1.5, 1.5 + 7.5 * v, n).round(2)
+    truth["psf_fwhm_px"] = rng.uniform(2.2 - 0.6 * v, 3.8 + 1.2 * v, n).round(2)
+    truth["sky_level"] = rng.uniform(80 - 40 * v, 160 + 100 * v, n).round(1)
+    truth["arm_sharpness"] = rng.choice(
+        [1.0, 2.0, 4.0], size=n, p=[v / 3, v / 3, 1 - 2 * v / 3]
+    )
+    truth["arm_contrast"] = rng.uniform(1 - 0.6 * v, 1, n).round(3)
+    truth["flocculence"] = np.where(spiral, rng.uniform(0, v, n), 0).round(3)
+    truth["ring_partial"] = np.where(truth["ring"], rng.uniform(0, v, n), 0).round(3)
