@@ -36,9 +36,10 @@ class SurveySpec:
         Share of extra detections of an already listed galaxy a few arcseconds away.
     variety : float
         Domain randomisation, 0-1: 0 is the demo sky's look; more widens galaxy
-        sizes, PSF and sky level, and varies how sharp and strong spiral arms are,
-        flocculent disc texture and ring shapes (partial rings, inner rings at
-        the bar's end). The encoder's training survey uses it.
+        sizes, PSF and sky level, makes galaxies brighter under a softer display
+        stretch, and varies how sharp and strong spiral arms are, flocculent disc
+        texture and partial rings. ``pretrain --variety`` sets it for the
+        encoder's training survey.
 
     >>> SurveySpec(n_galaxies=-1)
     Traceback (most recent call last):
