@@ -290,14 +290,18 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
     sent = {"at": 0.0, "renders": tab.page.renders.get(key, 0)}
     waits = []
 
-    def desk() -> dict:
-        data = tab.page.data[key]
+    def desk() -> dict | None:  # None until the rater page has drawn its desk
+        data = tab.page.data.get(key)
+        if data is None:
+            return None
         for click_id in set(data["acked"]) & set(pending):
             del pending[click_id]
             unsent.discard(click_id)
         return data
 
-    def free_card(data: dict) -> str | None:
+    def free_card(data: dict | None) -> str | None:
+        if data is None:
+            return None
         busy = {c["galaxy_id"] for c in pending.values()}
         return next(
             (c["galaxy_id"] for c in data["cards"] if c["galaxy_id"] not in busy),
