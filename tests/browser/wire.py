@@ -332,7 +332,19 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
     flusher = asyncio.create_task(after_renders())
     try:
         for _ in range(n_clicks):
-            await tab.until(lambda page: free_card(desk()) is not None)
+            try:
+                await tab.until(lambda page: free_card(desk()) is not None)
+            except TimeoutError as e:
+                data = desk() or {}
+                raise TimeoutError(
+                    f"{e}: no card free to rate; {len(visit.clicks)} clicked, "
+                    f"{len(pending)} pending ({len(unsent)} unsent), desk of "
+                    f"{len(data.get('cards', []))} cards drawn "
+                    f"{tab.page.renders.get(key, 0)} times ({sent['renders']} at "
+                    f"the last send, {time.perf_counter() - sent['at']:.0f} s ago), "
+                    f"{tab.page.settled} runs settled, errors {tab.errors[-3:]}, "
+                    f"last texts {tab.page.texts[-3:]}"
+                ) from e
             data = desk()
             click = {
                 "click_id": uuid.uuid4().hex,
