@@ -169,11 +169,15 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
             if key not in encoders:
                 encoders.clear()  # one CNN in memory at a time
                 encoders[key] = build_encoder(spec)
-            _send(stdout, {}, embed_image(image, encoders[key], spec))
+            reply = {}, embed_image(image, encoders[key], spec)
         except MorphCoreError as e:
-            _send(stdout, {"error": str(e)}, None)
+            reply = {"error": str(e)}, None
         except Exception as e:  # noqa: BLE001 - one bad image must not end the worker
-            _send(stdout, {"error": f"the image could not be embedded ({e})"}, None)
+            reply = {"error": f"the image could not be embedded ({e})"}, None
+        try:
+            _send(stdout, *reply)
+        except BrokenPipeError:
+            return  # the server stopped while this image was embedded
 
 
 if __name__ == "__main__":

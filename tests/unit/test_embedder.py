@@ -1,7 +1,10 @@
 """Uploads are embedded in a worker process: the same features as in-process, a
-dead worker is started again, a bad request is an error and the worker lives on."""
+dead worker is started again, a bad request is an error and the worker lives on,
+a worker whose server stopped ends without a traceback."""
 
 import dataclasses
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -11,7 +14,8 @@ from morph_core.data.manifest import load_manifest
 from morph_core.errors import MorphCoreError
 from morph_core.model.encoder import build_encoder, embed_image
 from morph_core.model.weights import resolve_encoder
-from morph_core.runs.embedder import Embedder
+from morph_core.runs.embedder import EMBEDDER_MODULE, Embedder, _send
+from morph_core.settings import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -67,6 +71,22 @@ def test_warming_never_waits_for_an_embedding_in_progress(env, embedder):
         assert warming.is_alive()  # the warm-up waits its turn, in its thread
     warming.join(timeout=120)
     assert spec.fingerprint() in embedder._warmed
+
+
+def test_a_worker_whose_server_stopped_mid_image_ends_quietly(env):
+    spec = resolve_encoder(None, load_manifest())
+    worker = subprocess.Popen(
+        [sys.executable, "-m", EMBEDDER_MODULE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+    )
+    worker.stdout.close()  # the server is gone before the answer is written
+    _send(worker.stdin, {"spec": vars(spec)}, np.zeros((64, 64), dtype=np.uint8))
+    worker.stdin.close()
+    assert worker.wait(timeout=120) == 0
+    assert worker.stderr.read() == b""  # no traceback in the server's log
 
 
 def test_a_public_server_loads_the_demo_cnn_before_any_visitor(
