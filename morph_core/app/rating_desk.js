@@ -4,12 +4,17 @@ function clickId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+const RETRY_MS = 5000;  // unacknowledged clicks go again after this, doubling
+const MAX_RETRY_MS = 30000;
+
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
   const desk = (window.__morphDesk =
-    window.__morphDesk || { pending: [], focusId: null, images: new Map(), inflight: 0 });
+    window.__morphDesk || { pending: [], focusId: null, images: new Map(), inflight: 0, sentAt: 0, retryMs: RETRY_MS });
   const acked = new Set(data.acked);
+  const waiting = desk.pending.length;
   desk.pending = desk.pending.filter((c) => !acked.has(c.click_id));
+  if (desk.pending.length < waiting) desk.retryMs = RETRY_MS;  // the server answers
   desk.inflight = 0;  // a render: the server has finished a run since the last send
   if (desk.batch !== data.batch_id) {
     desk.batch = data.batch_id;
@@ -42,7 +47,7 @@ export default function (component) {
   // is sent again); a render that never comes is given up after 5 s.
   function flush() {
     desk.pending.forEach((c) => { c.sent = true; });
-    desk.inflight = Date.now();
+    desk.inflight = desk.sentAt = Date.now();
     setTriggerValue("clicks", desk.pending.map(({ sent, ...click }) => click));
   }
   function send(click) {
@@ -131,6 +136,15 @@ export default function (component) {
   }
   // clicks made while the last message ran go now, after this render
   setTimeout(() => { if (desk.pending.some((c) => !c.sent)) flush(); }, 0);
+  // A message can be lost (a dropped connection, a run the server skipped):
+  // clicks left unacknowledged go again, after 5 s, then 10, 20 and 30 s (a
+  // server that is only slow is not made to start over every 5 s).
+  clearInterval(desk.retry);
+  desk.retry = setInterval(() => {
+    if (!desk.pending.length || Date.now() - desk.sentAt < desk.retryMs) return;
+    desk.retryMs = Math.min(2 * desk.retryMs, MAX_RETRY_MS);
+    flush();
+  }, 1000);
   draw();
 
   const onKey = (e) => {
@@ -149,5 +163,8 @@ export default function (component) {
   if (desk.onKey) document.removeEventListener("keydown", desk.onKey);
   desk.onKey = onKey;
   document.addEventListener("keydown", onKey);
-  return () => document.removeEventListener("keydown", onKey);
+  return () => {
+    document.removeEventListener("keydown", onKey);
+    clearInterval(desk.retry);
+  };
 }

@@ -1,5 +1,6 @@
-"""The rater in a real browser: clicks and keys, reloads, double clicks, two tabs
-of one rater, and ten raters at once, every click checked against the store."""
+"""The rater in a real browser: clicks and keys, reloads, double clicks, a lost
+message, two tabs of one rater, and ten raters at once, every click checked
+against the store."""
 
 import random
 import time
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
+from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from morph_core.dataset import open_dataset
 from tests.browser import crowd
@@ -101,6 +103,44 @@ def test_six_ratings_by_key_faster_than_the_server_each_land_on_their_galaxy(
     key = page.url.split("visitor=")[1].split("&")[0]
     ratings = _store(served).ratings(key)
     assert ratings.values[:, :2].tolist() == [[g, 4] for g in shown[:6]]
+
+
+def _carries_clicks(message: str | bytes) -> bool:
+    """Whether a page-to-server websocket message sends the desk's clicks."""
+    if isinstance(message, str):
+        return False
+    back = BackMsg()
+    back.ParseFromString(message)
+    states = back.rerun_script.widget_states.widgets
+    return any('"clicks"' in state.json_trigger_value for state in states)
+
+
+def test_a_click_whose_message_was_lost_is_sent_again(served, page):
+    lost = []
+
+    def route(socket):  # between the page and the server: loses one message
+        server = socket.connect_to_server()
+
+        def to_server(message):
+            if not lost and _carries_clicks(message):
+                lost.append(message)
+            else:
+                server.send(message)
+
+        socket.on_message(to_server)
+
+    page.route_web_socket("**/_stcore/stream", route)
+    page.goto(f"{served.url}/anomaly_rater")
+    expect(_cards(page)).to_have_count(10)
+    first = _cards(page).first.get_attribute("data-galaxy-id")
+    started = time.perf_counter()
+    _button(page, 0, 2).click()
+    expect(_cards(page).first).to_contain_text("saving")  # waits for its answer
+    expect(_count(page)).to_have_text("1")  # the click went again, unasked
+    assert lost and 4 < time.perf_counter() - started < 30
+    key = page.url.split("visitor=")[1].split("&")[0]
+    assert _store(served).ratings(key).values[:, :2].tolist() == [[first, 2]]
+    assert len(_store(served).events(key)) == 1
 
 
 def test_two_tabs_of_one_rater_never_misplace_a_click(served, browser):

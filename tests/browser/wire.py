@@ -276,18 +276,22 @@ class Wire:
             response.read()
 
 
+RETRY_S, MAX_RETRY_S = 5.0, 30.0  # as the desk's RETRY_MS and MAX_RETRY_MS
+
+
 async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
     """Rate on the rater page's desk as its JavaScript does when a person clicks
     (:func:`tests.browser.crowd.rate`): each click on the first card not saving,
     a random pause of up to ``pause_s`` (not waiting for the server). One
     message in flight: a click made before the desk was drawn again since the
     last message waits for that render (or 5 s), then every click not yet
-    acknowledged goes together. Each click's time until it was acknowledged is
+    acknowledged goes together; clicks left unacknowledged go again after 5 s,
+    then 10, 20 and 30 s. Each click's time until it was acknowledged is
     recorded in ``visit`` (a :class:`crowd.Visit`)."""
     key = "rater.desk"
     pending: dict[str, dict] = {}
     unsent: set[str] = set()
-    sent = {"at": 0.0, "renders": tab.page.renders.get(key, 0)}
+    sent = {"at": 0.0, "renders": tab.page.renders.get(key, 0), "retry_s": RETRY_S}
     waits = []
 
     def desk() -> dict | None:  # None until the rater page has drawn its desk
@@ -297,6 +301,7 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
         for click_id in set(data["acked"]) & set(pending):
             del pending[click_id]
             unsent.discard(click_id)
+            sent["retry_s"] = RETRY_S  # the server answers
         return data
 
     def free_card(data: dict | None) -> str | None:
@@ -312,6 +317,10 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
         drawn = tab.page.renders.get(key, 0) != sent["renders"]
         return sent["at"] > 0 and not drawn and time.perf_counter() - sent["at"] < 5
 
+    def retry_due() -> bool:
+        since = time.perf_counter() - sent["at"]
+        return bool(pending) and sent["at"] > 0 and since >= sent["retry_s"]
+
     async def flush() -> None:
         unsent.clear()
         sent.update(at=time.perf_counter(), renders=tab.page.renders.get(key, 0))
@@ -319,14 +328,19 @@ async def rate(tab: Wire, visit, n_clicks: int, rng, pause_s: float) -> None:
 
     done = False
 
-    async def after_renders() -> None:  # the page's render sends what waited
+    async def after_renders() -> None:  # the page's render (or timer) sends again
         while not done:
             try:
-                await tab.until(lambda page: done or (unsent and not in_flight()))
+                await tab.until(
+                    lambda page: done or (unsent and not in_flight()) or retry_due()
+                )
             except TimeoutError:
                 continue  # nothing waited: the rater paused
-            if unsent:
-                desk()
+            desk()
+            if unsent and not in_flight():
+                await flush()
+            elif retry_due():
+                sent["retry_s"] = min(2 * sent["retry_s"], MAX_RETRY_S)
                 await flush()
 
     flusher = asyncio.create_task(after_renders())
