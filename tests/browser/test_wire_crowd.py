@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.slow]
 def test_thirty_raters_at_once_every_click_counted_on_its_galaxy(public_served):
     async def rater(i: int, visit: crowd.Visit) -> None:
         await asyncio.sleep(i * 0.1)
-        tab = wire.Wire(public_served.url, timeout_s=90)
+        # (what is checked is where clicks land; their times are benchmarks/load.py's.
+        # On CI a rater once found no card free for 90 s, cause not seen since)
+        tab = wire.Wire(public_served.url, timeout_s=180)
         try:
             await tab.open("anomaly_rater")
             visit.key = parse_qs(tab.query)["visitor"][0]
