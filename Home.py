@@ -10,8 +10,8 @@ from morph_core.dataset import folder_entry
 from morph_core.errors import MorphCoreError
 from morph_core.runs.background import adapt_in_background, preparing
 
-st.set_page_config(
-    page_title="Galaxy morphology tools", page_icon=":material/blur_on:", layout="wide"
+st.set_page_config(  # an emoji icon: a material one is fetched from Google's servers
+    page_title="Galaxy morphology tools", page_icon="🌌", layout="wide"
 )
 TOOLS = [
     st.Page(path, title=title, icon=icon)

@@ -89,3 +89,33 @@ def test_a_refused_action_says_why(public_served, browser):
     _start_run(page, public_served.url)
     expect(page.get_by_text(f"at most {limit} at once")).to_be_visible()
     context.close()
+
+
+PAGES = {  # path -> its title
+    "": "Galaxy morphology tools",
+    "umap_explorer": "UMAP explorer",
+    "tag_similarity": "Tag similarity",
+    "anomaly_rater": "Anomaly rater",
+    "finetune_monitor": "Fine-tune monitor",
+    "workshop": "Workshop",
+    "class_dashboard": "Class dashboard",
+}
+
+
+def test_no_page_fetches_from_another_server(public_served, browser):
+    """Visitors' browsers ask nothing of third parties (no address of theirs
+    handed to a font or icon host), and a closed network shows every page whole."""
+    context, page = _visitor(browser)
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path, title in PAGES.items():
+        page.goto(f"{public_served.url}/{path}")
+        expect(page.get_by_role("heading", name=title).first).to_be_visible()
+        page.wait_for_timeout(1000)  # the favicon and images are fetched after
+    elsewhere = [
+        url
+        for url in requested
+        if not url.startswith((public_served.url + "/", "data:", "blob:"))
+    ]
+    assert len(requested) > 20 and not elsewhere
+    context.close()
