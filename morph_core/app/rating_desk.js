@@ -136,15 +136,15 @@ export default function (component) {
   }
   // clicks made while the last message ran go now, after this render
   setTimeout(() => { if (desk.pending.some((c) => !c.sent)) flush(); }, 0);
-  // A message can be lost (a dropped connection, a run the server skipped):
-  // clicks left unacknowledged go again, after 5 s, then 10, 20 and 30 s (a
-  // server that is only slow is not made to start over every 5 s).
-  clearInterval(desk.retry);
-  desk.retry = setInterval(() => {
+  // A message can be lost (with a dropped connection, say): clicks still not
+  // acknowledged go again after 5 s, then 10, 20 and 30 s (a server that is
+  // only slow is not made to start over every 5 s).
+  clearInterval(desk.retry);  // the last render's
+  const retry = (desk.retry = setInterval(() => {
     if (!desk.pending.length || Date.now() - desk.sentAt < desk.retryMs) return;
     desk.retryMs = Math.min(2 * desk.retryMs, MAX_RETRY_MS);
     flush();
-  }, 1000);
+  }, 1000));
   draw();
 
   const onKey = (e) => {
@@ -165,6 +165,6 @@ export default function (component) {
   document.addEventListener("keydown", onKey);
   return () => {
     document.removeEventListener("keydown", onKey);
-    clearInterval(desk.retry);
+    clearInterval(retry);  // this render's only: a later one keeps its own
   };
 }
