@@ -6,15 +6,40 @@ function clickId() {
 
 const RETRY_MS = 5000;  // unacknowledged clicks go again after this, doubling
 const MAX_RETRY_MS = 30000;
+const KEPT = "morph.desk.pending";  // this tab's unacknowledged clicks, kept over a reload
+
+function visitorKey() {
+  return new URLSearchParams(window.location.search).get("visitor") || "";
+}
+
+// A reload (the natural answer to a page that seems stuck) keeps the clicks the
+// server had not acknowledged: they go with the new page's first message, and
+// one saved already still counts once (its click id).
+function keptClicks() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEPT) || "null");
+    if (kept && kept.visitor === visitorKey() && Array.isArray(kept.pending)) {
+      return kept.pending.map((c) => ({ ...c, sent: false }));
+    }
+  } catch (e) {}  // no storage (a private window's settings) or unreadable: none kept
+  return [];
+}
+
+function keep(pending) {
+  try {
+    sessionStorage.setItem(KEPT, JSON.stringify({ visitor: visitorKey(), pending }));
+  } catch (e) {}
+}
 
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
   const desk = (window.__morphDesk =
-    window.__morphDesk || { pending: [], focusId: null, images: new Map(), inflight: 0, sentAt: 0, retryMs: RETRY_MS });
+    window.__morphDesk || { pending: keptClicks(), focusId: null, images: new Map(), inflight: 0, sentAt: 0, retryMs: RETRY_MS });
   const acked = new Set(data.acked);
   const waiting = desk.pending.length;
   desk.pending = desk.pending.filter((c) => !acked.has(c.click_id));
   if (desk.pending.length < waiting) desk.retryMs = RETRY_MS;  // the server answers
+  keep(desk.pending);
   desk.inflight = 0;  // a render: the server has finished a run since the last send
   if (desk.batch !== data.batch_id) {
     desk.batch = data.batch_id;
@@ -52,6 +77,7 @@ export default function (component) {
   }
   function send(click) {
     desk.pending.push({ ...click, click_id: clickId(), batch_id: data.batch_id });
+    keep(desk.pending);
     if (!desk.inflight || Date.now() - desk.inflight > 5000) flush();
     draw();
   }

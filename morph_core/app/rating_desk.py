@@ -10,7 +10,8 @@ not see: a click from an out-of-date page is refused with a message. One
 message is in flight at a time: clicks made while the server runs the last one
 go together after its render, rather than stopping that run to start another.
 Clicks left unacknowledged go again on their own (after 5 s, then 10, 20, 30 s),
-so a lost message does not leave the cards saving for ever.
+so a lost message does not leave the cards saving for ever, and the tab keeps
+them over a reload (session storage) for the new page to send.
 """
 
 from __future__ import annotations

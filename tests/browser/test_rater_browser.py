@@ -1,6 +1,6 @@
 """The rater in a real browser: clicks and keys, reloads, double clicks, a lost
-message, two tabs of one rater, and ten raters at once, every click checked
-against the store."""
+message (sent again, or kept over a reload), two tabs of one rater, and ten
+raters at once, every click checked against the store."""
 
 import random
 import time
@@ -145,6 +145,37 @@ def test_a_click_whose_message_was_lost_is_sent_again(served, page):
     ratings = _store(served).ratings(key).values[:, :2].tolist()
     assert ratings == [[first, 2], [second, 4]]
     assert len(_store(served).events(key)) == 2
+
+
+def test_a_reload_keeps_a_click_the_server_never_got(served, page):
+    lost = []
+
+    def route(socket):  # loses the first message with clicks
+        server = socket.connect_to_server()
+
+        def to_server(message):
+            if not lost and _carries_clicks(message):
+                lost.append(message)
+            else:
+                server.send(message)
+
+        socket.on_message(to_server)
+
+    page.route_web_socket("**/_stcore/stream", route)
+    page.goto(f"{served.url}/anomaly_rater")
+    expect(_cards(page)).to_have_count(10)
+    first = _cards(page).first.get_attribute("data-galaxy-id")
+    _button(page, 0, 5).click()
+    expect(_cards(page).first).to_contain_text("saving")
+    page.reload()  # before the click would go again on its own
+    expect(_count(page)).to_have_text("1")
+    assert lost
+    key = page.url.split("visitor=")[1].split("&")[0]
+    assert _store(served).ratings(key).values[:, :2].tolist() == [[first, 5]]
+    page.reload()  # nothing left to send: nothing counted twice
+    expect(_count(page)).to_have_text("1")
+    expect(_cards(page)).to_have_count(9)
+    assert len(_store(served).events(key)) == 1
 
 
 def test_two_tabs_of_one_rater_never_misplace_a_click(served, browser):
