@@ -16,10 +16,11 @@ from tests.browser.harness import chromium_available, launch_chromium, start_str
 
 @dataclass
 class Served:
-    """A running dashboard: its URL and its workspace root."""
+    """A running dashboard: its URL, its workspace root and its log."""
 
     url: str
     root: Path
+    log: Path
 
 
 @contextmanager
@@ -27,13 +28,14 @@ def serve_copy(
     workspace: Path, manifest: Path, folder: Path, **env: str
 ) -> Iterator[Served]:
     """The dashboard on a copy of ``workspace`` (in ``folder``) with ``manifest``."""
-    root = folder / "workspace"
+    root, log = folder / "workspace", folder / "server.log"
     shutil.copytree(workspace, root)
     process, url = start_streamlit(
-        {"MORPH_WORKSPACE": str(root), "MORPH_MANIFEST": str(manifest), **env}
+        {"MORPH_WORKSPACE": str(root), "MORPH_MANIFEST": str(manifest), **env},
+        log=log,
     )
     try:
-        yield Served(url, root)
+        yield Served(url, root, log)
     finally:
         process.terminate()
         try:
@@ -41,6 +43,30 @@ def serve_copy(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test shows what CI cannot otherwise: the end of its
+    server's log and the text its page showed."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for value in item.funcargs.values():
+        if isinstance(value, Served):
+            tail = value.log.read_text(errors="replace").splitlines()[-40:]
+            report.sections.append(("server log, last 40 lines", "\n".join(tail)))
+    page = item.funcargs.get("page")
+    if page is not None:
+        try:
+            shown = page.locator("body").inner_text(timeout=5000)
+            shown += "".join(  # the rater's desk draws in its own (shadow) tree
+                f"\n[desk] {text}" for text in page.locator(".desk").all_inner_texts()
+            )
+        except Exception as e:  # noqa: BLE001 - a closed page: say so, keep the failure
+            shown = f"(the page could not be read: {e})"
+        report.sections.append((f"page text at {page.url}", shown[-3000:]))
 
 
 def _manifest(prepared_root: Path) -> Path:
