@@ -203,13 +203,20 @@ def _parser() -> argparse.ArgumentParser:
 # threads spin between calls: a rating click cost the server 41-47 ms of CPU
 # with them and 21-27 ms without (py-spy, one rater clicking every 0.5 s).
 SERVER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+# A public demo's websocket messages, either way (Streamlit's default is 200 MB:
+# a stranger's message that size held about twice that in the server's memory).
+# The largest a page sends or receives is the explorer's map and a lasso on it,
+# at most 20,000 points (tools.explorer.MAX_POINTS): 0.5 MB for 12,000.
+PUBLIC_MESSAGE_MB = 16
 
 
 def serve_command(public: bool, address: str, port: int) -> list[str]:
     """The ``streamlit run`` command line of the dashboard: errors in full and
     20 MB uploads locally; for a public demo no error details (errors are logged
-    with an id), uploads capped by the policy, XSRF protection on."""
+    with an id), uploads capped by the policy, websocket messages capped at
+    :data:`PUBLIC_MESSAGE_MB`, XSRF protection on."""
     limits = (PUBLIC_LIMITS if public else LOCAL_LIMITS).upload_bytes
+    messages = [f"--server.maxMessageSize={PUBLIC_MESSAGE_MB}"] if public else []
     return [
         sys.executable,
         "-m",
@@ -225,6 +232,7 @@ def serve_command(public: bool, address: str, port: int) -> list[str]:
         f"--client.showErrorDetails={'none' if public else 'full'}",
         "--browser.gatherUsageStats=false",
         "--runner.magicEnabled=false",  # ast in threads: see .streamlit/config.toml
+        *messages,
     ]
 
 

@@ -16,11 +16,12 @@ from tests.browser.harness import chromium_available, launch_chromium, start_str
 
 @dataclass
 class Served:
-    """A running dashboard: its URL, its workspace root and its log."""
+    """A running dashboard: its URL, its workspace root, its log and process id."""
 
     url: str
     root: Path
     log: Path
+    pid: int
 
 
 @contextmanager
@@ -35,7 +36,7 @@ def serve_copy(
         log=log,
     )
     try:
-        yield Served(url, root, log)
+        yield Served(url, root, log, process.pid)
     finally:
         process.terminate()
         try:

@@ -86,6 +86,7 @@ def test_the_public_server_command_hides_errors_and_caps_uploads():
     assert "--client.showErrorDetails=none" in public
     assert "--server.maxUploadSize=5" in public and "--server.address=0.0.0.0" in public
     assert "--server.enableXsrfProtection=true" in public
+    assert "--server.maxMessageSize=16" in public and "maxMessageSize" not in local
     assert "--client.showErrorDetails=full" in local and "maxUploadSize=20" in local
     assert all("--server.headless=true" in c for c in (public, local))
 
