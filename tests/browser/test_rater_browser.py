@@ -115,14 +115,16 @@ def _carries_clicks(message: str | bytes) -> bool:
     return any('"clicks"' in state.json_trigger_value for state in states)
 
 
-def test_a_click_whose_message_was_lost_is_sent_again(served, page):
-    lose, lost = [], []
+def _lose_clicks(page) -> tuple[list, list]:
+    """Between the page and the server: once armed (anything put in the first
+    list), the next message with clicks is lost (kept in the second list)."""
+    armed, lost = [], []
 
-    def route(socket):  # between the page and the server: loses one message
+    def route(socket):
         server = socket.connect_to_server()
 
         def to_server(message):
-            if lose and not lost and _carries_clicks(message):
+            if armed and not lost and _carries_clicks(message):
                 lost.append(message)
             else:
                 server.send(message)
@@ -130,12 +132,17 @@ def test_a_click_whose_message_was_lost_is_sent_again(served, page):
         socket.on_message(to_server)
 
     page.route_web_socket("**/_stcore/stream", route)
+    return armed, lost
+
+
+def test_a_click_whose_message_was_lost_is_sent_again(served, page):
+    armed, lost = _lose_clicks(page)
     page.goto(f"{served.url}/anomaly_rater")
     expect(_cards(page)).to_have_count(10)
     first, second = [c.get_attribute("data-galaxy-id") for c in _cards(page).all()][:2]
     _button(page, 0, 2).click()
     expect(_count(page)).to_have_text("1")  # saved and drawn again: a new render
-    lose.append(True)
+    armed.append(True)
     started = time.perf_counter()
     _button(page, 0, 4).click()
     expect(_cards(page).first).to_contain_text("saving")  # waits for its answer
@@ -148,20 +155,8 @@ def test_a_click_whose_message_was_lost_is_sent_again(served, page):
 
 
 def test_a_reload_keeps_a_click_the_server_never_got(served, page):
-    lost = []
-
-    def route(socket):  # loses the first message with clicks
-        server = socket.connect_to_server()
-
-        def to_server(message):
-            if not lost and _carries_clicks(message):
-                lost.append(message)
-            else:
-                server.send(message)
-
-        socket.on_message(to_server)
-
-    page.route_web_socket("**/_stcore/stream", route)
+    armed, lost = _lose_clicks(page)
+    armed.append(True)
     page.goto(f"{served.url}/anomaly_rater")
     expect(_cards(page)).to_have_count(10)
     first = _cards(page).first.get_attribute("data-galaxy-id")
