@@ -179,8 +179,8 @@ async def _participant(url: str, code: str, visit, index: int, args) -> None:
 async def _lessons(tab, code: str, visit, index: int, args, rng) -> None:
     await timed(visit, "open_workshop", tab.open("workshop", f"code={code}"))
     visit.key = parse_qs(tab.query)["visitor"][0]
-    await tab.set("workshop.code", string_value=code)
-    await tab.set("workshop.name", string_value=f"P{index:02d}")
+    tab.fill("workshop.code", string_value=code)
+    tab.fill("workshop.name", string_value=f"P{index:02d}")
     await _click(tab, visit, "join", "workshop.join_submit", "You are")
     query = tab.query
     # lesson 2
@@ -188,7 +188,7 @@ async def _lessons(tab, code: str, visit, index: int, args, rng) -> None:
     await tab.set("similarity.tag", string_value="#ring")
     await _click(tab, visit, "similarity", "similarity.search", "most similar")
     options = list(tab.widget("classwork.picks").options)[:N_PICKS]
-    await tab.set("classwork.picks", string_array_value={"data": options})
+    tab.fill("classwork.picks", string_array_value={"data": options})
     await _click(tab, visit, "send_picks", "classwork.send_picks", "among your")
     # lesson 3
     await timed(visit, "open_rater", tab.open("anomaly_rater", query))

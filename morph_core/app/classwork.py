@@ -99,26 +99,33 @@ def send_picks(
     workshop: Workshop | None, catalog: pd.DataFrame, neighbours: pd.DataFrame
 ) -> None:
     """Lesson 2's picks among the similarity results, and its button
-    (``workshop``: what :func:`lesson_task` returned)."""
+    (``workshop``: what :func:`lesson_task` returned). The picks are a form:
+    ticking one reruns nothing, so quick picks made while the page was still
+    running are not lost (they were: a pick's rerun reset the list)."""
     if workshop is None:
         return
     rank = {g: i for i, g in enumerate(neighbours["galaxy_id"], start=1)}
-    picks = st.multiselect(
-        f"Your picks: the results you think are rings (at most {lessons.N_PICKS})",
-        list(rank),
-        key="classwork.picks",
-        max_selections=lessons.N_PICKS,
-        format_func=lambda g: f"{rank.get(g, '?')}. {g}",
-        help="Numbered as the results above, left to right.",
-    )
-    st.button(
-        "Send my picks to the workshop",
-        key="classwork.send_picks",
-        disabled=not picks,
-        on_click=_send,
-        args=(workshop, "similarity", catalog, picks),
-    )
+    with st.form("classwork.picks_form", border=False):
+        st.multiselect(
+            f"Your picks: the results you think are rings (at most {lessons.N_PICKS})",
+            list(rank),
+            key="classwork.picks",
+            max_selections=lessons.N_PICKS,
+            format_func=lambda g: f"{rank.get(g, '?')}. {g}",
+            help="Numbered as the results above, left to right.",
+        )
+        st.form_submit_button(
+            "Send my picks to the workshop",
+            key="classwork.send_picks",
+            on_click=_send_picks,
+            args=(workshop, catalog),
+        )
     _feedback("similarity")
+
+
+def _send_picks(workshop: Workshop, catalog: pd.DataFrame) -> None:
+    """The picks' submit callback: the form's picks as they were sent."""
+    _send(workshop, "similarity", catalog, st.session_state.get("classwork.picks", []))
 
 
 def rater_progress(dataset: str) -> None:

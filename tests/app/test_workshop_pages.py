@@ -162,10 +162,23 @@ def test_lesson_2_sends_the_picked_rings(participant):
     at = open_page("tag_similarity", query={"visitor": key}, visitor__key=key)
     at.button(key="similarity.search").click().run()
     shown = at.session_state["similarity.result"].neighbours["galaxy_id"].tolist()
-    at.multiselect(key="classwork.picks").set_value(shown[:3]).run()
+    # the picks are a form: a pick alone commits and sends nothing
+    at.multiselect(key="classwork.picks").set_value(shown[:2]).run()
+    assert at.session_state["classwork.picks"] == []
+    assert workshops.answers(workshop.workshop_id).empty
+    at.multiselect(key="classwork.picks").set_value(shown[:3])
     at.button(key="classwork.send_picks").click().run()
     assert "among your 3 picks" in at.success[0].value
     assert workshops.answers(workshop.workshop_id).iloc[0]["score"]["n_picked"] == 3
+
+
+def test_lesson_2_with_no_picks_says_so_and_sends_nothing(participant):
+    workshops, workshop, key = participant
+    at = open_page("tag_similarity", query={"visitor": key}, visitor__key=key)
+    at.button(key="similarity.search").click().run()
+    at.button(key="classwork.send_picks").click().run()
+    assert "Tick at least one galaxy" in at.error[0].value
+    assert workshops.answers(workshop.workshop_id).empty
 
 
 def test_no_task_is_shown_outside_a_workshop(prepared_env):

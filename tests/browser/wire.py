@@ -112,6 +112,12 @@ class Wire:
         state = WidgetState(id=proto.id, **value)
         await self._rerun([state], self.page.fragments.get(key, ""), until)
 
+    def fill(self, key: str, **value) -> None:
+        """Fill the widget ``key`` inside a form: kept and sent with the next
+        rerun (the form's submit), as a browser does; nothing reruns now."""
+        proto = self.widget(key)
+        self.values[proto.id] = WidgetState(id=proto.id, **value)
+
     async def trigger(self, key: str, event: str, payload, until=None) -> None:
         """A component's trigger (``setTriggerValue(event, payload)`` in its JS),
         waiting for the rerun (and ``until``)."""
