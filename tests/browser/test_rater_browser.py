@@ -44,6 +44,7 @@ def test_rate_by_click_and_key_then_reload(served, page):
     expect(_count(page)).to_have_text("0")
     _name(page).fill("eve")
     _name(page).press("Enter")
+    expect(_cards(page)).to_have_count(10)  # the desk drawn (it draws after the text)
     first, second = [c.get_attribute("data-galaxy-id") for c in _cards(page).all()][:2]
     _button(page, 0, 5).click()
     expect(_count(page)).to_have_text("1")  # the render drops the rated card
