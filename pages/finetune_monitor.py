@@ -125,17 +125,21 @@ with st.expander("Label-count sweep"):
         "AUC (regressions: vote-fraction error) against label count (the paper's "
         "ring figure), with the labels, task and strategy chosen above."
     )
-    counts = st.multiselect(
-        "Label counts (per class)" if task == "classify" else "Labelled galaxies",
-        [2, *SWEEP_COUNTS],
-        SWEEP_COUNTS,
-        key="finetune.sweep_counts",
-    )
-    inits = st.multiselect(
-        "Initialisations", inits_here, inits_here, key="finetune.sweep_inits"
-    )
-    repeats = st.number_input("Repeats", 1, 10, 3, key="finetune.sweep_repeats")
-    if st.button("Launch sweep", key="finetune.sweep"):
+    # a form: the choices go with the button, so a quick change made while the
+    # page reruns is not lost, and an Enter in "Repeats" launches nothing
+    with st.form("finetune.sweep_form", border=False, enter_to_submit=False):
+        counts = st.multiselect(
+            "Label counts (per class)" if task == "classify" else "Labelled galaxies",
+            [2, *SWEEP_COUNTS],
+            SWEEP_COUNTS,
+            key="finetune.sweep_counts",
+        )
+        inits = st.multiselect(
+            "Initialisations", inits_here, inits_here, key="finetune.sweep_inits"
+        )
+        repeats = st.number_input("Repeats", 1, 10, 3, key="finetune.sweep_repeats")
+        launched = st.form_submit_button("Launch sweep", key="finetune.sweep")
+    if launched:
         try:
             config = FinetuneConfig(strategy=strategy, **options)
             sweep_id, run_ids, dropped = sweep(

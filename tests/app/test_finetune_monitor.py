@@ -98,6 +98,9 @@ def test_marked_galaxies_and_a_sweep(prepared_env, monkeypatch):
     at.radio(key="finetune.source").set_value("column").run()
     at.selectbox(key="finetune.column").set_value(COLUMN)
     at.selectbox(key="finetune.strategy").set_value("head")
+    at.multiselect(key="finetune.sweep_counts").set_value([2, 4, 200]).run()
+    # the sweep's choices are a form: a change is taken with the button only
+    assert at.session_state["finetune.sweep_counts"] != [2, 4, 200]
     at.multiselect(key="finetune.sweep_counts").set_value([2, 4, 200])
     at.number_input(key="finetune.sweep_repeats").set_value(1)
     at.button(key="finetune.sweep").click().run()
