@@ -100,8 +100,9 @@ def send_picks(
 ) -> None:
     """Lesson 2's picks among the similarity results, and its button
     (``workshop``: what :func:`lesson_task` returned). The picks are a form:
-    ticking one reruns nothing, so quick picks made while the page was still
-    running are not lost (they were: a pick's rerun reset the list)."""
+    ticking one reruns nothing, so a pick made while the page still runs is
+    not lost (CI once lost the first of two picks, the second made during the
+    first one's rerun)."""
     if workshop is None:
         return
     rank = {g: i for i, g in enumerate(neighbours["galaxy_id"], start=1)}
