@@ -2,10 +2,13 @@
 sees nor acts on the other's ratings and runs; a visitor's link resumes their
 own; refused actions say why."""
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
 from morph_core import access
+from morph_core.app import routing
 from morph_core.dataset import open_dataset
 from morph_core.runs import queue
 from tests.browser.harness import start_head_run
@@ -91,14 +94,12 @@ def test_a_refused_action_says_why(public_served, browser):
     context.close()
 
 
-PAGES = {  # path -> its title
+PAGES = {  # url path -> its title: Home and every page of the navigation
     "": "Galaxy morphology tools",
-    "umap_explorer": "UMAP explorer",
-    "tag_similarity": "Tag similarity",
-    "anomaly_rater": "Anomaly rater",
-    "finetune_monitor": "Fine-tune monitor",
-    "workshop": "Workshop",
-    "class_dashboard": "Class dashboard",
+    **{
+        Path(path).stem: title
+        for path, (title, _) in {**routing.TOOLS, **routing.WORKSHOP_PAGES}.items()
+    },
 }
 
 
