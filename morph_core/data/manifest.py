@@ -94,28 +94,54 @@ class DatasetEntry(_Entry):
 
 
 class WeightsEntry(_Entry):
-    """Encoder weights: a safetensors file, or a documented generator."""
+    """Encoder weights: a safetensors or tensor-only pickle file, a file that an
+    installed Python package ships, a timm folder (fetched from the Hugging Face
+    hub when ``hub`` names it and the folder is empty), or a documented generator.
+
+    For a folder, the preprocessing fields given here (``channels``,
+    ``image_size``, ``crop_fraction``, ``mean``, ``std``) replace its config's:
+    they record how the weights' authors fed their images, which a hub config
+    may not (Zoobot's carry timm's ImageNet defaults). ``keys: by_position``: the
+    file holds timm's tensors for ``architecture`` in the same order under
+    another implementation's names. ``parameters_m``: size, millions of
+    parameters."""
 
     kind: Literal["weights"]
-    architecture: str
+    architecture: str | None = None
     channels: Literal[1, 3] = 1
     image_size: int = Field(default=128, ge=32, le=1024)
     crop_fraction: float = Field(default=224 / 300, gt=0, le=1)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
     file: str | None = None
+    package_file: str | None = None
     generator: str | None = None
     folder: str | None = None
     hub: str | None = None
+    keys: Literal["timm", "by_position"] = "timm"
+    parameters_m: float | None = Field(default=None, gt=0)
     seed: int = 0
 
     @model_validator(mode="after")
     def _one_source(self) -> WeightsEntry:
-        given = [k for k in ("file", "generator", "folder") if getattr(self, k)]
+        sources = ("file", "package_file", "generator", "folder")
+        given = [k for k in sources if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
-                "a weights entry needs exactly one of 'file', 'generator', 'folder'"
+                f"a weights entry needs exactly one of {', '.join(map(repr, sources))}"
             )
         if self.hub and not self.folder:
             raise ValueError("'hub' weights need a 'folder' to download into")
+        if not self.architecture and not self.folder:
+            raise ValueError(
+                "'architecture' is needed unless a folder's config names it"
+            )
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if values is not None and len(values) != self.channels:
+                raise ValueError(
+                    f"'{name}' needs one value a channel ({self.channels})"
+                )
         return self
 
 

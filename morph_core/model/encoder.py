@@ -17,11 +17,11 @@ import numpy as np
 import timm
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader, Dataset
 
 from morph_core.data.images import load_image
 from morph_core.errors import ImageError, WeightsError
+from morph_core.model.checkpoint import read_state_dict
 from morph_core.model.spec import EncoderSpec
 from morph_core.progress import ProgressFn
 
@@ -55,21 +55,7 @@ def build_encoder(spec: EncoderSpec) -> torch.nn.Module:
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
     """Load a state dict safely into ``model`` (classifier keys are ignored)."""
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            state = load_file(path)
-        elif path.suffix in (".pt", ".pth", ".bin"):
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        else:
-            raise WeightsError(f"weights must be .safetensors or .pt, not {path.name}")
-    except WeightsError:
-        raise
-    except Exception as e:  # safetensors and torch raise many types on bad files
-        raise WeightsError(f"cannot read weights {path} safely: {e}") from e
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path} holds no state dict")
+    state = read_state_dict(path)
     ours = model.state_dict()
     head = ("classifier", "head", "fc")
     missing = [k for k in ours if k not in state]

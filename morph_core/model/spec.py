@@ -12,6 +12,7 @@ from pathlib import Path
 from morph_core.errors import WeightsError
 
 PAPER_CROP_FRACTION = 224 / 300  # Walmsley+22 §2.1: 424 -> 300 px, crop 224
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # a timm hub folder's
 
 
 @dataclass(frozen=True)
@@ -54,28 +55,36 @@ class EncoderSpec:
 
     @classmethod
     def from_folder(cls, folder: Path) -> EncoderSpec:
-        """The spec of a timm folder: ``config.json`` + ``model.safetensors``.
+        """The spec of a timm folder as the Hugging Face hub holds it:
+        ``config.json`` and ``model.safetensors`` or ``pytorch_model.bin``.
 
-        Zoobot publishes its encoders in this format; the preprocessing (channels,
-        size, crop, mean, std) comes from the config.
+        Zoobot publishes its encoders in this layout (with ``pytorch_model.bin``);
+        the preprocessing (channels, size, crop, mean, std) comes from the config.
         """
-        config_file, weights = folder / "config.json", folder / "model.safetensors"
-        if not config_file.is_file() or not weights.is_file():
+        config_file = folder / "config.json"
+        weights = next(
+            (folder / n for n in WEIGHT_FILES if (folder / n).is_file()), None
+        )
+        if not config_file.is_file() or weights is None:
             raise WeightsError(
-                f"{folder} needs config.json and model.safetensors (timm's format)"
+                f"{folder} needs config.json and {' or '.join(WEIGHT_FILES)} "
+                "(the files a timm model on the Hugging Face hub holds)"
             )
         try:
             config = json.loads(config_file.read_text())
             data = config["pretrained_cfg"]
-            channels, size = int(data["input_size"][0]), int(data["input_size"][-1])
+            size = int(data["input_size"][-1])
+            # the stem's channels, where timm recorded them, else the input's
+            in_chans = config.get("model_args", {}).get("in_chans")
+            channels = int(in_chans or data["input_size"][0])
             return cls(
                 architecture=config["architecture"],
                 channels=channels,
                 image_size=size,
                 crop_fraction=float(data.get("crop_pct", 1.0)),
                 weights=str(weights),
-                mean=tuple(map(float, data.get("mean", (0.0,) * channels))),
-                std=tuple(map(float, data.get("std", (1.0,) * channels))),
+                mean=_per_channel(data.get("mean", (0.0,)), channels),
+                std=_per_channel(data.get("std", (1.0,)), channels),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as e:
             raise WeightsError(f"{config_file} is not a timm model config: {e}") from e
@@ -88,11 +97,21 @@ class EncoderSpec:
         """Short hash of everything that changes the features (weights by content)."""
         record = asdict(self)
         if self.weights:
-            record["weights"] = _file_sha256(Path(self.weights))
+            record["weights"] = file_sha256(Path(self.weights))
         else:
             record["versions"] = [version("torch"), version("timm")]
         digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
         return f"{self.architecture}-{digest[:12]}"
+
+
+def _per_channel(values: list[float], channels: int) -> tuple[float, ...]:
+    """One normalisation value a channel; a grey stem averages a colour config's."""
+    values = [float(v) for v in values]
+    if len(values) == channels:
+        return tuple(values)
+    if channels == 1 or len(values) == 1:
+        return (sum(values) / len(values),) * channels
+    raise ValueError(f"{len(values)} normalisation values for {channels} channels")
 
 
 @lru_cache(maxsize=32)
@@ -104,7 +123,8 @@ def _file_sha256_cached(path: str, mtime_ns: int, size: int) -> str:
     return digest.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a weights file's bytes (cached while its size and mtime hold)."""
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     stat = path.stat()

@@ -2,10 +2,13 @@ import os
 import subprocess
 import sys
 
+import torch
+
 from morph_core.access import check_secret
 from morph_core.cli import main, serve_command
 from morph_core.dataset import open_dataset
 from morph_core.settings import PROJECT_ROOT
+from tests.unit.test_weights import hub_folder
 
 
 def test_prepare_prints_a_summary_and_is_cached(env, capsys):
@@ -39,6 +42,11 @@ def test_user_errors_exit_2_with_a_message(env, tmp_path, capsys):
     assert "OURS=THEIRS" in capsys.readouterr().err
     assert main(["prepare", "--weights", "nothing"]) == 2
     assert "are none of" in capsys.readouterr().err
+    folder = hub_folder(tmp_path / "hub")
+    torch.save({"state_dict": {}, "epoch": 3}, folder / "pytorch_model.bin")
+    assert main(["prepare", "--weights", str(folder)]) == 2
+    assert "not a plain state dict" in capsys.readouterr().err
+    assert not open_dataset("synthetic", env).is_prepared
 
 
 def test_module_entry_point(env):

@@ -125,25 +125,6 @@ def test_timm_folder_round_trip_gives_identical_features(model, files, tmp_path)
     np.testing.assert_array_equal(a, b)
 
 
-def test_hub_weights_offline_say_where_to_place_them(monkeypatch, tmp_path):
-    import huggingface_hub
-
-    from morph_core.data.manifest import load_manifest
-    from morph_core.model.weights import spec_of_entry
-
-    def offline(*args, **kwargs):
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
-    entry = load_manifest().weight("zoobot-efficientnet_b0")
-    entry = entry.model_copy(update={"folder": str(tmp_path / "zb")})
-    with pytest.raises(WeightsError, match="Offline: place its config.json"):
-        spec_of_entry(entry)
-    (tmp_path / "bad").mkdir()
-    with pytest.raises(WeightsError, match="needs config.json and model.safetensors"):
-        EncoderSpec.from_folder(tmp_path / "bad")
-
-
 def test_large_jpeg_cutouts_decoded_at_a_reduced_scale_give_the_same_features(
     model, tmp_path, monkeypatch
 ):

@@ -62,7 +62,8 @@ def test_weights_need_file_or_generator(tmp_path):
     weights = next(e for e in raw["entries"] if e["kind"] == "weights")
     weights["file"] = "w.safetensors"
     with pytest.raises(
-        ManifestError, match="exactly one of 'file', 'generator', 'folder'"
+        ManifestError,
+        match="exactly one of 'file', 'package_file', 'generator', 'folder'",
     ):
         load_manifest(_write(tmp_path, raw))
 

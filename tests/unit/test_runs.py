@@ -8,10 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from morph_core.data.manifest import load_manifest
 from morph_core.dataset import open_dataset
-from morph_core.errors import MorphCoreError
+from morph_core.errors import MorphCoreError, WeightsError
 from morph_core.model.spec import EncoderSpec
 from morph_core.model.weights import resolve_encoder
 from morph_core.pipeline.prepare import prepare
@@ -22,6 +23,7 @@ from morph_core.runs.sources import LabelSource
 from morph_core.runs.sweep import summarise, sweep
 from morph_core.training.config import FinetuneConfig
 from tests.unit.test_finetune import colour_encoder
+from tests.unit.test_weights import hub_folder
 
 SOURCE = LabelSource(
     "column", column="smooth-or-featured_smooth_fraction", threshold=0.5
@@ -75,11 +77,14 @@ def test_queue_run_finish_apply_and_delete(ds):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("layout", [colour_encoder, hub_folder])
 def test_a_colour_dataset_trains_with_its_own_encoder_and_applies(
-    prepared_env, tmp_path
+    prepared_env, tmp_path, layout
 ):
+    """Ours (model.safetensors) and the hub's as Zoobot publishes
+    (pytorch_model.bin) prepare, fine-tune and apply alike."""
     manifest = load_manifest()
-    colour = resolve_encoder(str(colour_encoder(tmp_path / "colour")), manifest)
+    colour = resolve_encoder(str(layout(tmp_path / "colour")), manifest)
     ds = open_dataset("colour", prepared_env)
     prepare(manifest.dataset("synthetic"), ds, colour, num_workers=0)
     run_id = queue.submit(
@@ -131,6 +136,14 @@ def test_bad_requests_fail_before_anything_is_queued(ds):
         queue.submit(ds, SOURCE, QUICK, init="missing.safetensors")
     with pytest.raises(MorphCoreError, match="invalid run id"):
         queue.history(ds, "../../etc")
+    assert queue.list_runs(ds).empty
+
+
+def test_a_hub_folder_whose_pickle_is_no_state_dict_queues_nothing(ds, tmp_path):
+    folder = hub_folder(tmp_path / "odd")
+    torch.save({"state_dict": {}, "epoch": 3}, folder / "pytorch_model.bin")
+    with pytest.raises(WeightsError, match="not a plain state dict"):
+        queue.submit(ds, SOURCE, QUICK, init=str(folder))
     assert queue.list_runs(ds).empty
 
 
