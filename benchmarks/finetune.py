@@ -1,12 +1,15 @@
-"""Fine-tuning with few labels: pretrained vs random init (Walmsley+22 §4, Fig. 9).
+"""Fine-tuning with few labels: pretrained vs ImageNet vs random init
+(Walmsley+22 §4, Figs. 7 and 9).
 
 Usage: ``.venv/bin/python benchmarks/finetune.py [--repeats 3]``
 
 For rings (never a pretraining target) on (1) the synthetic demo sky (true
 ``ring`` column) and (2) the real ../shared/data/decals_rings set (235 rings,
 235 not): runs at 4, 10, 20, 50, 100 and 200 labels per class (where the labels
-allow after the fixed test set), each from the pretrained default encoder and
-from the same architecture randomly initialised, ``--repeats`` seeds each.
+allow after the fixed test set), each from the pretrained default encoder, from
+the same architecture randomly initialised, and from ImageNet EfficientNet-Lite0
+(``imagenet-efficientnet_lite0``: colour, 224 px, init ``imagenet``), ``--repeats``
+seeds each.
 Strategy: the head on frozen features (Adam 1e-3, early stopping), then the
 first two unfreezing stages (the top, then block 7) at 1e-5, 4 epochs each with
 patience 2: the CPU budget does not allow all six stages for 72 runs. Test
@@ -42,13 +45,17 @@ from morph_core.training.labels import (  # noqa: E402
 )
 
 COUNTS = (4, 10, 20, 50, 100, 200)
-INITS = ("pretrained", "random")
+INITS = {  # init -> the weights choice it resolves
+    "pretrained": "pretrained",
+    "random": "random",
+    "imagenet": "imagenet-efficientnet_lite0",
+}
 
 
 def sweep(catalog: pd.DataFrame, column: str, repeats: int) -> pd.DataFrame:
     labels = labels_from_column(catalog, column)
     manifest = load_manifest()
-    specs = {init: resolve_encoder(init, manifest) for init in INITS}
+    specs = {init: resolve_encoder(choice, manifest) for init, choice in INITS.items()}
     rows = []
     for seed in range(repeats):
         for n in COUNTS:
@@ -113,9 +120,10 @@ def main() -> None:
             "",
             f"![{name}](results/{png.name})",
             "",
-            "| labels per class | AUC pretrained | AUC random | acc. pretrained "
-            "| acc. random | runs |",
-            "|---|---|---|---|---|---|",
+            "| labels per class | "
+            + " | ".join(f"{m} {i}" for m in ("AUC", "acc.") for i in INITS)
+            + " | runs |",
+            "|---|" + "---|" * (2 * len(INITS) + 1),
         ]
         for n, row in wide.iterrows():
             cells = [

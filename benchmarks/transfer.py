@@ -3,13 +3,15 @@
 Usage: ``.venv/bin/python benchmarks/transfer.py [--synthetic 12000] [--candidate DIR]``
 
 ``--candidate`` adds an encoder folder (timm format, e.g. a new ``pretrain --out``)
-as a fourth column and records to ``transfer-candidate`` instead, so a new
+as a column and records to ``transfer-candidate`` instead, so a new
 default is measured against today's before it replaces it.
 
 Features from (a) the pretrained default encoder, (b) the same architecture
 randomly initialised, (c) raw pixels, all on the same preprocessed greyscale
-images, on a held-out synthetic survey (the demo sky, seed 42; the encoder was
-trained on seed 7) and on the real ../shared/data sets:
+images, and (d) ImageNet EfficientNet-Lite0 (``imagenet-efficientnet_lite0``: colour,
+224 px, its own preprocessing), mean-pooled as every encoder here, on a held-out
+synthetic survey (the demo sky, seed 42; the encoder was trained on seed 7) and on
+the real ../shared/data sets:
 
 - similarity: for each tag, the most-tagged galaxy queries its 7 nearest
   neighbours (PCA-10, Manhattan, as the app): the share of neighbours with the
@@ -41,7 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import record, synthetic_survey  # noqa: E402
 from morph_core.data.manifest import load_manifest  # noqa: E402
-from morph_core.model.encoder import build_encoder, preprocess_files  # noqa: E402
+from morph_core.model.encoder import (  # noqa: E402
+    build_encoder,
+    embed_files,
+    preprocess_files,
+)
 from morph_core.model.spec import EncoderSpec  # noqa: E402
 from morph_core.model.weights import resolve_encoder  # noqa: E402
 from morph_core.pipeline.reduce import fit_pca  # noqa: E402
@@ -57,18 +63,21 @@ TAGS = {  # tag -> the true feature it names
     "#lens": lambda c: c["lens"],
 }
 WEIGHTS_NAME = "efficientnet_b0-synthetic"  # the project's pretrained encoder
+IMAGENET_NAME = "imagenet-efficientnet_lite0"  # the paper's ImageNet start (§4.2)
 
 
 def encoders(candidate: Path | None = None) -> dict[str, EncoderSpec | None]:
-    pretrained = resolve_encoder(WEIGHTS_NAME, load_manifest())
+    manifest = load_manifest()
+    pretrained = resolve_encoder(WEIGHTS_NAME, manifest)
     random_init = pretrained.random_init(seed=0)
     specs: dict[str, EncoderSpec | None] = {"pretrained": pretrained}
     if candidate:
-        spec = EncoderSpec.from_folder(candidate)
-        if _input(spec) != _input(pretrained):  # features() preprocesses once
-            raise SystemExit(f"{candidate}: not the default encoder's input")
-        specs["candidate"] = spec
-    return specs | {"random init": random_init, "raw pixels": None}
+        specs["candidate"] = resolve_encoder(str(candidate), manifest)
+    return specs | {
+        "random init": random_init,
+        "imagenet": resolve_encoder(IMAGENET_NAME, manifest),
+        "raw pixels": None,
+    }
 
 
 def _input(spec: EncoderSpec) -> tuple:
@@ -76,13 +85,19 @@ def _input(spec: EncoderSpec) -> tuple:
 
 
 def features(files: list[str], specs: dict) -> dict[str, np.ndarray]:
-    """Each encoder's features of the same preprocessed images."""
+    """Each encoder's features: those with the default encoder's input of the
+    same preprocessed images; the others of the files, each with its own."""
     images = preprocess_files(files, specs["pretrained"]).float()
     out = {"raw pixels": images.reshape(len(images), -1).numpy()}
     for name, spec in specs.items():
         if spec is None:
             continue
         model = build_encoder(spec).to(memory_format=torch.channels_last)
+        if _input(spec) != _input(specs["pretrained"]):
+            out[name], errors = embed_files(files, model, spec, batch_size=64)
+            if errors:
+                raise SystemExit(f"{len(errors)} unreadable images: {errors}")
+            continue
         batches = []
         with torch.inference_mode():
             for i in range(0, len(images), 256):
